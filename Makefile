@@ -1,0 +1,19 @@
+# ipupdate: every target uses the standard library only.
+PYTHON ?= python3
+
+.PHONY: test test-matrix run demo
+
+## make test: the whole suite, once, with $(PYTHON)
+test:
+	$(PYTHON) -m unittest discover -s tests -t . -v
+
+## make test-matrix: the whole suite under every Python 3.6+ found here
+test-matrix:
+	$(PYTHON) tools/matrix.py
+
+## make run: a local server on a throwaway config (prints its key)
+run:
+	@dir=$$(mktemp -d) && key=$$($(PYTHON) ipupdate_server.py genkey) && \
+	printf '[ipupdate]\nsecret = %s\ndatabase = ipupdate.sqlite\n' "$$key" > $$dir/ipupdate.conf && \
+	echo "config: $$dir/ipupdate.conf  key: $$key" && \
+	$(PYTHON) ipupdate_server.py serve --config $$dir/ipupdate.conf --port 8080

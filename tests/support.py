@@ -1,0 +1,171 @@
+"""Shared test helpers: real processes, real sockets, no mocks of our own code.
+
+The scripts under test run with IPUPDATE_TEST_PYTHON (default: the interpreter
+running the tests), so `make test-matrix` drives every Python 3 from 3.6 on
+with one modern test runner.
+"""
+
+import hashlib
+import hmac
+import http.client
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVER = os.path.join(ROOT, "ipupdate_server.py")
+CLIENT = os.path.join(ROOT, "ipupdater.py")
+VIEWER = os.path.join(ROOT, "getip_cgi.py")
+PYTHON = os.environ.get("IPUPDATE_TEST_PYTHON") or sys.executable
+KEY = "test-key-5f1c0e2a9b7d4c36"           # the shared secret of write_config()
+HOME_KEY = "home-key-8a31d0c4e6f29b75"      # the own key of name 'home'
+
+
+def sign(key, message):
+    """The reference MAC, computed independently of the scripts under test."""
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def write_config(directory, body=None, **settings):
+    """Write ipupdate.conf into `directory` and return its path.
+
+    With no `body`: secret = KEY, [names] home = HOME_KEY, plus `settings`.
+    """
+    if body is None:
+        lines = ["[ipupdate]", "secret = " + KEY, "database = ipupdate.sqlite"]
+        lines += ["%s = %s" % item for item in sorted(settings.items())]
+        lines += ["", "[names]", "home = " + HOME_KEY, ""]
+        body = "\n".join(lines)
+    path = os.path.join(directory, "ipupdate.conf")
+    with open(path, "w") as config_file:
+        config_file.write(body)
+    return path
+
+
+def clean_env(**extra):
+    """The environment for a child: ours, minus anything that could leak in."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("IPUPDATE_", "HTTP_", "GATEWAY_"))
+           and key.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env.update(extra)
+    return env
+
+
+class LocalServer(object):
+    """`ipupdate_server.py serve` on an ephemeral port, as a real subprocess."""
+
+    def __init__(self, config_path, bind="127.0.0.1", python=None):
+        self.config_path = config_path
+        self.stderr_file = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [python or PYTHON, SERVER, "serve", "--config", config_path, "--bind", bind,
+             "--port", "0"],
+            stdout=subprocess.PIPE, stderr=self.stderr_file, env=clean_env())
+        line = self.process.stdout.readline().decode()
+        match = re.search(r"http://(\S+):(\d+)/", line)
+        if not match:
+            self.stop()
+            raise RuntimeError("server did not start: %r %r" % (line, self.stderr()))
+        self.host = match.group(1).strip("[]")
+        self.port = int(match.group(2))
+        self.url = "http://%s:%d/" % (match.group(1), self.port)
+
+    def stderr(self):
+        """What the server wrote to its error log so far (all of it, once stopped)."""
+        if self.stderr_file.closed:
+            return self.stderr_text
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        if not self.stderr_file.closed:
+            self.stderr_text = self.stderr()
+            self.stderr_file.close()
+            self.process.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def http_request(host, port, method="POST", path="/", body=b"", headers=None,
+                 content_type="application/x-www-form-urlencoded"):
+    """One request on a new connection; returns (status, headers dict, body text)."""
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    all_headers = {"Content-Type": content_type} if content_type else {}
+    all_headers.update(headers or {})
+    if isinstance(body, str):
+        body = body.encode()
+    connection.request(method, path, body=body, headers=all_headers)
+    response = connection.getresponse()
+    data = response.read().decode("utf-8", "replace")
+    result = (response.status, dict((k.lower(), v) for k, v in response.getheaders()), data)
+    connection.close()
+    return result
+
+
+def run_cgi(script, config_path, body=b"", method="POST",
+            content_type="application/x-www-form-urlencoded", remote_addr="127.0.0.1",
+            query="", extra_env=None, python=None, timeout=30):
+    """Execute `script` as a CGI program (RFC 3875), as a web server would.
+
+    Returns (status, headers dict, body text, stderr text, exit code).
+    """
+    if isinstance(body, str):
+        body = body.encode()
+    env = clean_env(
+        GATEWAY_INTERFACE="CGI/1.1", SERVER_PROTOCOL="HTTP/1.1", REQUEST_METHOD=method,
+        SCRIPT_NAME="/cgi-bin/" + os.path.basename(script), PATH_INFO="",
+        QUERY_STRING=query, REMOTE_ADDR=remote_addr, SERVER_NAME="localhost",
+        SERVER_PORT="80", SERVER_SOFTWARE="test")
+    if config_path:
+        env["IPUPDATE_CONFIG"] = config_path
+    if method == "POST" or body:
+        env["CONTENT_LENGTH"] = str(len(body))
+    if content_type:
+        env["CONTENT_TYPE"] = content_type
+    env.update(extra_env or {})
+    done = subprocess.run([python or PYTHON, script], input=body, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    head, _, payload = done.stdout.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode("latin-1").split("\r\n"):
+        if ":" in line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    status = int(headers.get("status", "200").split()[0]) if head else 0
+    return (status, headers, payload.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"), done.returncode)
+
+
+def rows(database, table="log_ipv4"):
+    """All rows of a history table as (ip, name, first_seen, timestamp), oldest first."""
+    if not os.path.exists(database):
+        return []
+    connection = sqlite3.connect(database)
+    try:
+        return connection.execute(
+            "SELECT ip, name, first_seen, timestamp FROM %s ORDER BY id" % table).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        connection.close()
+
+
+def update_body(address, name, ts, key, mac=None):
+    """A type=update body signed with `key` (or carrying `mac` as given)."""
+    message = "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
+    return message + "&h=" + (mac if mac is not None else sign(key, message))
+
+
+def now():
+    return int(time.time())
