@@ -1,0 +1,645 @@
+#!/usr/bin/env python3
+"""getip_cgi.py - show the addresses ipupdate_server.py recorded, and their history.
+
+One file, standard library only, Python 3.6 to 3.13; about 600 lines, read it.
+It is the GET side of ipupdate (the original's getip.php) and only ever reads
+the database. It runs:
+
+  as a CGI program, beside ipupdate_server.py in the cgi-bin (same config file);
+  under `ipupdate_server.py serve`, which hands it every GET and HEAD request;
+  from a shell on the server:   python3 getip_cgi.py --name home --history 5
+
+Per name it shows the newest IPv4 and IPv6 address and when the name last
+reported it, in the configured time zone, and marks the name STALE when it has
+been silent for longer than `stale_after`. Formats: text (one line per name and
+family, for shell scripts), ip (the bare address), json, html (what a browser
+gets). With `view_key` in the config, every request must carry that key.
+docs/VIEWER.md has the parameters, the JSON shape and the measurements.
+"""
+
+import os
+import sys
+import time
+
+# The server module beside this file holds the configuration, the database
+# access and the HTTP helpers; nothing else of ours is imported.
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.append(HERE)  # appended, not prepended: never shadow the standard library
+from ipupdate_server import (  # noqa: E402
+    DIGITS, FAMILY_TABLES, STATUS_LINES, ConfigError, DatabaseUnavailable, Refused,
+    find_config_path, load_config, log, open_database, percent_decode, printable, run_cgi)
+
+# Like the server, this file imports nothing else at module level: a CGI
+# request pays for every import, so each format imports only what it uses.
+
+FORMATS = ("text", "json", "ip", "html")
+PARAMETERS = ("name", "family", "history", "format", "key")
+MAX_HISTORY = 1000          # periods per name and family in one response
+HTML_HISTORY = 10           # the page's default; the other formats default to 0
+UNNAMED = "(unnamed)"       # the original's clients may send an empty name
+TEXT_TYPE = "text/plain; charset=utf-8"
+UTC_NAMES = ("UTC", "Etc/UTC", "GMT", "Etc/GMT")
+TZ_DIRS = ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo",
+           "/etc/zoneinfo")  # where zoneinfo looks too (its default TZPATH)
+
+
+# ---------------------------------------------------------------------------
+# The request: query parameters, checked. Pure functions; each raises Refused.
+# ---------------------------------------------------------------------------
+
+class Request(object):
+    """What the caller asked for: name (None: all), family (None: both),
+    history (periods per name and family, 0: none), format."""
+
+    def __init__(self, name, family, history, output_format):
+        self.name, self.family, self.history = name, family, history
+        self.format = output_format
+        self.families = (family,) if family else (4, 6)
+
+
+def parse_query(query):
+    """QUERY_STRING -> {parameter: value}. Strict: unknown, repeated or
+    malformed parameters are refused, never ignored or guessed at."""
+    try:
+        raw = query.encode("ascii")
+    except UnicodeEncodeError:
+        raise Refused(400, "the query string must be percent-encoded ASCII")
+    params = {}
+    for piece in raw.split(b"&"):
+        if not piece:
+            continue  # "?a=1&" and "?a=1&&b=2" are common and harmless
+        field, separator, value = piece.partition(b"=")
+        field = percent_decode(field)
+        if not separator:
+            raise Refused(400, "malformed query parameter '%s' (no '=')" % printable(field))
+        if field not in PARAMETERS:
+            raise Refused(400, "unknown parameter '%s' (known: %s)"
+                          % (printable(field), ", ".join(PARAMETERS)))
+        if field in params:
+            raise Refused(400, "parameter '%s' given more than once" % field)
+        params[field] = percent_decode(value)
+    return params
+
+
+def check_request(params, accept=""):
+    """The checked Request for parse_query()'s result (or the command line's)."""
+    family = params.get("family")
+    if family is not None:
+        if family not in ("4", "6"):
+            raise Refused(400, "parameter 'family' must be 4 or 6")
+        family = int(family)
+    history = params.get("history")
+    if history is not None:
+        if not history or len(history) > 4 or not set(history) <= DIGITS \
+                or int(history) > MAX_HISTORY:
+            raise Refused(400, "parameter 'history' must be a whole number from 0 to %d"
+                          % MAX_HISTORY)
+        history = int(history)
+    output_format = params.get("format")
+    if output_format is None:
+        output_format = "html" if prefers_html(accept) else "text"
+    elif output_format not in FORMATS:
+        raise Refused(400, "parameter 'format' must be text, json, ip or html")
+    if output_format == "ip" and history is not None:
+        raise Refused(400, "parameter 'history' does not go with format=ip")
+    if history is None:
+        history = HTML_HISTORY if output_format == "html" else 0
+    return Request(params.get("name"), family, history, output_format)
+
+
+def prefers_html(accept):
+    """True when an Accept header ranks text/html above text/plain (a browser's
+    does; curl's "*/*" does not). The most specific matching range counts."""
+    def quality(media_type):
+        best_q, best_rank = 0.0, -1
+        for item in accept.lower().split(","):
+            media_range, _, parameters = item.partition(";")
+            media_range = media_range.strip()
+            rank = {media_type: 2, "text/*": 1, "*/*": 0}.get(media_range, -1)
+            if rank > best_rank:
+                q = 1.0
+                for parameter in parameters.split(";"):
+                    key, _, value = parameter.partition("=")
+                    if key.strip() == "q":
+                        try:
+                            q = float(value)
+                        except ValueError:
+                            q = 0.0
+                best_q, best_rank = q, rank
+        return best_q
+    return bool(accept) and quality("text/html") > quality("text/plain")
+
+
+def check_view_key(view_key, offered_key, authorization):
+    """Refuse unless the request carries the configured view key, as ?key= or
+    as the password of HTTP basic auth. No view key configured: public."""
+    if not view_key:
+        return
+    if offered_key is None:
+        offered_key = basic_auth_password(authorization)
+    if offered_key is None:
+        raise Refused(401, "this viewer needs the view key: pass it as ?key=KEY or as "
+                           "the password of HTTP basic auth")
+    import hmac  # lazy: only viewers with a view key compare one
+    # compare_digest: a plain == would leak, through its timing, how much of a
+    # guessed key is right. Bytes, because it refuses non-ASCII str.
+    if not hmac.compare_digest(offered_key.encode("utf-8"), view_key.encode("utf-8")):
+        raise Refused(401, "wrong view key")
+
+
+def basic_auth_password(authorization):
+    """The password of an `Authorization: Basic ...` header, or None."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    import binascii  # lazy: only basic auth decodes base64 (cheaper than `base64`)
+    try:
+        decoded = binascii.a2b_base64(credentials.strip().encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError):
+        return None
+    user, separator, password = decoded.partition(":")
+    return password if separator else None
+
+
+# ---------------------------------------------------------------------------
+# Storage: read-only queries, each an index seek on (name, id).
+# ---------------------------------------------------------------------------
+
+SCHEMA_SQL = "SELECT name FROM sqlite_master WHERE tbl_name IN ('log_ipv4', 'log_ipv6')"
+# The distinct names by skip-scan: one seek in the (name, id) index per name.
+# SELECT DISTINCT name would read the whole index, an entry per row: 40 ms, not
+# 0.04 ms, on a history of 1,000,000 rows (docs/VIEWER.md).
+FIRST_NAME_SQL = "SELECT MIN(name) FROM {table}"
+NEXT_NAME_SQL = "SELECT MIN(name) FROM {table} WHERE name > ?"
+# Without that index (the original's tables, until the server's first update
+# creates it) the skip-scan would read the table once per name: read it once.
+ALL_NAMES_SQL = "SELECT DISTINCT name FROM {table} WHERE name IS NOT NULL"
+# The newest periods of one name: the tail of its run in the (name, id) index.
+PERIODS_SQL = ("SELECT ip, first_seen, timestamp FROM {table} WHERE name = ? "
+               "ORDER BY id DESC LIMIT ?")
+
+
+class Record(object):
+    """One name: its periods per family (4, 6) as (ip, first_seen, last_seen), newest first."""
+
+    def __init__(self, name):
+        self.name = name
+        self.periods = {}
+
+    def last_heard(self):
+        """When the name last reported, in any family."""
+        return max(periods[0][2] for periods in self.periods.values())
+
+    def is_stale(self, now, stale_after_s):
+        return now - self.last_heard() > stale_after_s
+
+
+def read_records(path, name=None, depth=1):
+    """The Records of every name (or of `name` only), sorted by name, with up
+    to `depth` periods per family (at least the newest). [] without a database."""
+    import sqlite3  # lazy (already loaded by open_database): for sqlite3.Error
+    connection = open_database(path, readonly=True)
+    if connection is None:
+        return []
+    try:
+        schema = set(row[0] for row in connection.execute(SCHEMA_SQL))
+        records = {}
+        for family, table in sorted(FAMILY_TABLES.items()):
+            if table not in schema:
+                continue  # the server creates a family's table on its first update
+            names = [name] if name is not None else list_names(
+                connection, table, table + "_name_id" in schema)
+            for each in names:
+                rows = connection.execute(PERIODS_SQL.format(table=table),
+                                          (each, max(depth, 1))).fetchall()
+                if rows:
+                    record = records.setdefault(each, Record(each))
+                    record.periods[family] = [period(row) for row in rows]
+        return [records[each] for each in sorted(records)]
+    except sqlite3.Error as error:
+        raise DatabaseUnavailable("database %s: %s" % (path, error))
+    finally:
+        connection.close()
+
+
+def list_names(connection, table, indexed=True):
+    if not indexed:
+        return [row[0] for row in connection.execute(ALL_NAMES_SQL.format(table=table))]
+    names = []
+    (name,) = connection.execute(FIRST_NAME_SQL.format(table=table)).fetchone()
+    while name is not None:
+        names.append(name)
+        (name,) = connection.execute(NEXT_NAME_SQL.format(table=table), (name,)).fetchone()
+    return names
+
+
+def period(row):
+    """(ip, first_seen, last_seen) from a row; tolerant of odd values in old databases."""
+    ip, first_seen, last_seen = row
+    last_seen = as_int(last_seen, 0)
+    return ("" if ip is None else str(ip), as_int(first_seen, last_seen), last_seen)
+
+
+def as_int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+# ---------------------------------------------------------------------------
+# Presentation helpers: time zone, times, durations, names.
+# ---------------------------------------------------------------------------
+
+def time_zone(name, process_private):
+    """A function: Unix time -> (year, month, day, hour, minute, second, UTC offset s).
+
+    A process that serves one request (CGI, the command line) sets TZ for
+    itself: free, where importing zoneinfo costs 2 ms. A long-running,
+    threaded one (`serve`, a WSGI host) leaves its environment alone and uses
+    zoneinfo, if it has it (3.9+). Both read the system's time zone files.
+    """
+    if name in UTC_NAMES:
+        return lambda ts: tuple(time.gmtime(ts)[:6]) + (0,)
+    if not process_private:
+        try:
+            import zoneinfo  # lazy: only long-running processes, once (it caches zones)
+            import datetime
+        except ImportError:
+            zoneinfo = None  # Python 3.6-3.8: fall back to TZ below
+        if zoneinfo is not None:
+            try:
+                zone = zoneinfo.ZoneInfo(name)
+            except (KeyError, ValueError, OSError, UnicodeError):
+                raise unknown_zone(name)
+
+            def convert(ts):
+                moment = datetime.datetime.fromtimestamp(ts, zone)
+                return moment.timetuple()[:6] + (int(moment.utcoffset().total_seconds()),)
+            return convert
+    if name.startswith("/") or ".." in name.split("/"):
+        raise unknown_zone(name)
+    path = next((os.path.join(directory, name) for directory in TZ_DIRS
+                 if os.path.isfile(os.path.join(directory, name))), None)
+    if path is None:
+        raise unknown_zone(name)
+    if os.environ.get("TZ") != ":" + path:
+        os.environ["TZ"] = ":" + path  # ":" + file: no guessing by the C library
+        time.tzset()
+
+    def convert(ts):
+        moment = time.localtime(ts)
+        return tuple(moment[:6]) + (moment.tm_gmtoff,)
+    return convert
+
+
+def unknown_zone(name):
+    return ConfigError("timezone '%s' is not a time zone this system knows (a name like "
+                       "Europe/Berlin, from the tz database)" % printable(name))
+
+
+def format_time(zone, ts):
+    """RFC 3339 in the zone: 2023-11-15T07:13:20+09:00 (one word for the shell)."""
+    year, month, day, hour, minute, second, offset = zone(ts)
+    sign = "-" if offset < 0 else "+"
+    offset = abs(offset) // 60
+    return "%04d-%02d-%02dT%02d:%02d:%02d%s%02d:%02d" % (
+        year, month, day, hour, minute, second, sign, offset // 60, offset % 60)
+
+
+def duration(seconds):
+    """Compact and one word: 42s, 5m07s, 2h34m, 3d04h."""
+    seconds = max(0, seconds)
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm%02ds" % divmod(seconds, 60)
+    if seconds < 86400:
+        return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
+    return "%dd%02dh" % (seconds // 86400, seconds % 86400 // 3600)
+
+
+def span_words(seconds):
+    """For people: 'less than a minute', '1 minute', '119 minutes', '47 hours', '3 days'."""
+    minutes = max(0, seconds) // 60
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 120:
+        count, unit = minutes, "minute"
+    elif minutes < 48 * 60:
+        count, unit = minutes // 60, "hour"
+    else:
+        count, unit = minutes // (24 * 60), "day"
+    return "%d %s%s" % (count, unit, "" if count == 1 else "s")
+
+
+def word(text):
+    """A stored value as one printable word: no space or control character can
+    split a line or forge another one. The empty name reads as (unnamed)."""
+    if text == "":
+        return UNNAMED
+    return "".join(c if c.isprintable() and not c.isspace() else "?" for c in text)
+
+
+def escape(text):
+    """HTML-escape for element content and quoted attributes (html.escape's
+    replacements, without its import)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#x27;"))
+
+
+# ---------------------------------------------------------------------------
+# The answer: request, records, config, clock and zone in; status and body out.
+# ---------------------------------------------------------------------------
+
+def answer(request, records, config, now, zone):
+    """(status, content type, body, extra headers) for a checked Request; raises Refused."""
+    families = request.families
+    shown = [record for record in records if any(f in record.periods for f in families)]
+    if request.name is not None and not shown:
+        if records:
+            raise Refused(404, "no IPv%d address recorded for name '%s'"
+                          % (request.family, printable(request.name)))
+        raise Refused(404, "no updates recorded for name '%s'" % printable(request.name))
+    nothing = "no %supdates recorded yet" % ("IPv%d " % request.family if request.family else "")
+    if request.format == "ip":
+        return answer_ip(shown, families, config, now)
+    if request.format == "json":
+        return 200, "application/json", render_json(shown, request, config, now), []
+    if request.format == "html":
+        return 200, "text/html; charset=utf-8", render_html(
+            shown, request, config, now, zone, nothing), [HTML_POLICY]
+    return 200, TEXT_TYPE, render_text(shown, request, config, now, zone) or nothing + "\n", []
+
+
+def answer_ip(shown, families, config, now):
+    found = [(record, family) for record in shown for family in families
+             if family in record.periods]
+    if not found:
+        raise Refused(404, "no address recorded yet")
+    if len(found) > 1:
+        raise Refused(400, "%d addresses match: choose one with the name and family "
+                           "parameters" % len(found))
+    record, family = found[0]
+    stale = record.is_stale(now, config.stale_after_s)
+    return 200, TEXT_TYPE, word(record.periods[family][0][0]) + "\n", (
+        [("X-Ipupdate-Stale", "yes")] if stale else [])
+
+
+def render_text(records, request, config, now, zone):
+    """history 0: NAME FAMILY ADDRESS LAST_SEEN [STALE], one line per name and family.
+    history K: NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE], K lines per
+    name and family, newest first; STALE goes on the newest."""
+    lines = []
+    for record in records:
+        stale = " STALE" if record.is_stale(now, config.stale_after_s) else ""
+        for family in request.families:
+            periods = record.periods.get(family)
+            if not periods:
+                continue
+            if not request.history:
+                ip, first_seen, last_seen = periods[0]
+                lines.append("%s ipv%d %s %s%s" % (word(record.name), family, word(ip),
+                                                   format_time(zone, last_seen), stale))
+            for index, (ip, first_seen, last_seen) in enumerate(periods[:request.history]):
+                lines.append("%s ipv%d %s %s %s %s%s" % (
+                    word(record.name), family, word(ip), format_time(zone, first_seen),
+                    format_time(zone, last_seen), duration(last_seen - first_seen),
+                    stale if index == 0 else ""))
+    return "".join(line + "\n" for line in lines)
+
+
+def render_json(records, request, config, now):
+    """The shape documented in docs/VIEWER.md; keys are never removed."""
+    import json  # lazy: only format=json needs it
+
+    def period_object(period):
+        ip, first_seen, last_seen = period
+        return {"ip": ip, "first_seen": first_seen, "last_seen": last_seen,
+                "held": max(0, last_seen - first_seen)}
+
+    names = []
+    for record in records:
+        entry = {"name": record.name, "last_heard": record.last_heard(),
+                 "stale": record.is_stale(now, config.stale_after_s), "history": {}}
+        for family in (4, 6):
+            periods = record.periods.get(family) if family in request.families else None
+            key = "ipv%d" % family
+            entry[key] = period_object(periods[0]) if periods else None
+            entry["history"][key] = [period_object(p) for p in (periods or [])[:request.history]]
+        names.append(entry)
+    document = {"generated": now, "timezone": config.timezone,
+                "stale_after": config.stale_after_s, "names": names}
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+# No script may run on the page, whatever a stored value holds (defence in
+# depth: every value is escaped as well). The inline style is all it needs.
+HTML_POLICY = ("Content-Security-Policy",
+               "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+HTML_HEAD = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>ipupdate: current addresses</title>
+<style>
+body{font:16px/1.45 system-ui,sans-serif;max-width:52rem;margin:1.5rem auto;padding:0 1rem;
+color:#222;background:#fff}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin:0 0 .4rem}
+section{border:1px solid #ccc;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}
+section.stale{border-color:#c00;background:#fff4f4}
+.warning{color:#a00;font-weight:bold}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
+th,td{text-align:left;padding:.2rem .6rem .2rem 0;border-bottom:1px solid #eee;
+vertical-align:top}
+caption{text-align:left;font-weight:bold;padding:.3rem 0}
+code{font-size:1.05em;word-break:break-all}
+footer{color:#666;font-size:.9em}
+@media (prefers-color-scheme:dark){body{color:#ddd;background:#181818}
+section{border-color:#444}section.stale{background:#2c1616;border-color:#e55}
+.warning{color:#f88}th,td{border-color:#333}footer{color:#999}}
+</style>
+</head>
+<body>
+<h1>Current addresses</h1>
+"""
+
+
+def render_html(records, request, config, now, zone, nothing):
+    """A small page for people; every stored value goes through escape()."""
+    def when(ts):
+        return escape(format_time(zone, ts))
+
+    parts = [HTML_HEAD]
+    if not records:
+        parts.append("<p>%s.</p>\n" % escape(nothing[0].upper() + nothing[1:]))
+    for record in records:
+        stale = record.is_stale(now, config.stale_after_s)
+        heard = record.last_heard()
+        parts.append('<section class="%s">\n<h2>%s</h2>\n' % (
+            "name stale" if stale else "name", escape(word(record.name))))
+        if stale:
+            parts.append('<p class="warning">&#9888; Stale: nothing heard for %s (more than '
+                         '%s). Its client may have stopped reporting.</p>\n'
+                         % (span_words(now - heard), span_words(config.stale_after_s)))
+        parts.append("<p>Last heard %s ago, at %s.</p>\n<table>\n" % (
+            span_words(now - heard), when(heard)))
+        for family in request.families:
+            if family in record.periods:
+                ip, first_seen, last_seen = record.periods[family][0]
+                parts.append("<tr><th>IPv%d</th><td><code>%s</code></td><td>since %s</td>"
+                             "<td>last seen %s</td></tr>\n" % (
+                                 family, escape(ip), when(first_seen), when(last_seen)))
+        parts.append("</table>\n")
+        if request.history:
+            parts.append("<table>\n<caption>History, newest first</caption>\n<tr><th>Family"
+                         "</th><th>Address</th><th>First seen</th><th>Last seen</th><th>Held"
+                         "</th></tr>\n")
+            for family in request.families:
+                for ip, first_seen, last_seen in record.periods.get(family, [])[
+                        :request.history]:
+                    parts.append("<tr><td>IPv%d</td><td><code>%s</code></td><td>%s</td><td>%s"
+                                 "</td><td>%s</td></tr>\n" % (
+                                     family, escape(ip), when(first_seen), when(last_seen),
+                                     duration(last_seen - first_seen)))
+            parts.append("</table>\n")
+        parts.append("</section>\n")
+    parts.append("<footer>Times in %s. A name is stale after %s without an update. Generated "
+                 "%s.</footer>\n</body>\n</html>\n" % (
+                     escape(config.timezone), span_words(config.stale_after_s),
+                     when(now)))
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# WSGI application: the same code runs as CGI, under `serve`, under any WSGI server.
+# ---------------------------------------------------------------------------
+
+def respond(start_response, status, content_type, body, headers=(), head_only=False):
+    """Like the server's send(): every response is no-store (a home address is
+    not for caches), only the content type varies."""
+    data = body.encode("utf-8")
+    start_response(STATUS_LINES[status], [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(data))),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    ] + list(headers))
+    return [] if head_only else [data]
+
+
+def make_application(config=None, clock=time.time):
+    """A WSGI application. With `config` it uses that; without, it reads the
+    config file for each request (so a CGI or WSGI host picks up edits)."""
+
+    def application(environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET")
+        headers = []
+        try:
+            if method not in ("GET", "HEAD"):
+                raise Refused(405, "only GET and HEAD are accepted here")
+            active = config or load_config(find_config_path(environ))
+            params = parse_query(environ.get("QUERY_STRING", ""))
+            check_view_key(active.view_key, params.get("key"),
+                           environ.get("HTTP_AUTHORIZATION", ""))
+            request = check_request(params, environ.get("HTTP_ACCEPT", ""))
+            zone = time_zone(active.timezone, bool(environ.get("wsgi.run_once")))
+            records = read_records(active.database, request.name, request.history)
+            status, content_type, body, headers = answer(
+                request, records, active, int(clock()), zone)
+            if "format" not in params:
+                headers = headers + [("Vary", "Accept")]
+        except Refused as refusal:
+            status, content_type, body = refusal.status, TEXT_TYPE, "Error: " + refusal.reason
+            if status == 405:
+                headers = [("Allow", "GET, HEAD")]
+            elif status == 401:
+                headers = [("WWW-Authenticate", 'Basic realm="ipupdate"')]
+        except ConfigError as error:
+            log(environ, "configuration error: %s" % error)
+            status, content_type, body = 500, TEXT_TYPE, "Error: server not configured"
+        except DatabaseUnavailable as error:
+            log(environ, "database error: %s" % error)
+            status, content_type, body = (
+                503, TEXT_TYPE, "Error: database unavailable, try again later")
+        return respond(start_response, status, content_type, body, headers, method == "HEAD")
+
+    return application
+
+
+# ---------------------------------------------------------------------------
+# Command line (and the CGI entry point).
+# ---------------------------------------------------------------------------
+
+EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
+USAGE_EXAMPLES = """\
+Examples:
+  getip_cgi.py                                     each name, a line per family
+  getip_cgi.py --name home --family 4 --format ip  just the address
+  getip_cgi.py --name home --history 5             its 5 newest periods
+
+Text lines: NAME FAMILY ADDRESS LAST_SEEN [STALE]; with --history:
+NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE]. The empty name shows
+as (unnamed) (pass --name '' to select it).
+
+As a CGI program: put it beside ipupdate_server.py in the cgi-bin; it reads
+the same config. Query parameters: name, family, history, format, key.
+
+Exit codes: 0 shown, 1 nothing recorded for that name or family,
+2 usage or configuration error, 3 database unavailable.
+"""
+
+
+def main(argv):
+    if "GATEWAY_INTERFACE" in os.environ:
+        # Under CGI, argv may hold words of the query string (RFC 3875 4.4): ignore it.
+        run_cgi(make_application())
+        return EXIT_OK
+    import argparse  # lazy: a CGI request never parses a command line
+    parser = argparse.ArgumentParser(
+        prog="getip_cgi.py", description=__doc__.split("\n")[0], epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="config file (default: $IPUPDATE_CONFIG, else %s)"
+                        % find_config_path({}))
+    parser.add_argument("--name", help="only this name")
+    parser.add_argument("--family", choices=("4", "6"), help="only this address family")
+    parser.add_argument("--history", metavar="K",
+                        help="the K newest periods per name and family (0 to %d)"
+                        % MAX_HISTORY)
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="output format (default: text)")
+    parser.add_argument("--json", dest="format", action="store_const", const="json",
+                        help="same as --format json")
+    args = parser.parse_args(argv)
+    params = dict((key, value) for key, value in (
+        ("name", args.name), ("family", args.family), ("history", args.history),
+        ("format", args.format)) if value is not None)
+    try:
+        config = load_config(args.config or find_config_path())
+        request = check_request(params)
+        zone = time_zone(config.timezone, True)
+        records = read_records(config.database, request.name, request.history)
+        now = int(time.time())
+        status, _, body, headers = answer(request, records, config, now, zone)
+    except ConfigError as error:
+        sys.stderr.write("getip_cgi.py: %s\n" % error)
+        return EXIT_USAGE
+    except Refused as refusal:
+        sys.stderr.write("getip_cgi.py: %s\n" % refusal.reason)
+        return EXIT_NOT_FOUND if refusal.status == 404 else EXIT_USAGE
+    except DatabaseUnavailable as error:
+        sys.stderr.write("getip_cgi.py: %s\n" % error)
+        return EXIT_DATABASE
+    sys.stdout.buffer.write(body.encode("utf-8"))
+    sys.stdout.buffer.flush()
+    if ("X-Ipupdate-Stale", "yes") in headers:
+        sys.stderr.write("getip_cgi.py: warning: this name is stale (no update for more "
+                         "than %s)\n" % span_words(config.stale_after_s))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
