@@ -3,6 +3,10 @@ PYTHON ?= python3
 
 .PHONY: test test-matrix run demo
 
+## make demo: a local server, the real client twice, the stored history
+demo:
+	PYTHON=$(PYTHON) sh tools/demo.sh
+
 ## make test: the whole suite, once, with $(PYTHON)
 test:
 	$(PYTHON) -m unittest discover -s tests -t . -v

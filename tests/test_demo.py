@@ -1,0 +1,25 @@
+"""`make demo`, the README's first command, works on a bare machine."""
+
+import re
+import subprocess
+import unittest
+
+from tests import support
+
+
+class DemoTest(unittest.TestCase):
+
+    def test_demo_shows_a_new_address_then_a_raised_timestamp_and_the_history(self):
+        done = subprocess.run(["sh", "tools/demo.sh"], cwd=support.ROOT,
+                              env=support.clean_env(PYTHON=support.PYTHON),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        out = done.stdout.decode()
+        self.assertEqual((done.returncode, done.stderr.decode()), (0, ""))
+        self.assertEqual(re.findall(r"^demo: 127\.0\.0\.1 -> (.*)$", out, re.M),
+                         ["OK: New IP updated", "OK: Timestamp updated"])
+        self.assertRegex(out, r"(?m)^demo ipv4 127\.0\.0\.1 \S+ \S+ [12]s$")
+        self.assertIn('"name": "demo"', out)
+
+
+if __name__ == "__main__":
+    unittest.main()
