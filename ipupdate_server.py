@@ -16,6 +16,10 @@ document root, in ../ipupdate.conf by default), as a WSGI application
 
   python3 ipupdate_server.py serve --config ipupdate.conf --port 8080
   python3 ipupdate_server.py genkey
+  python3 ipupdate_server.py check     (from cron: which clients went quiet?)
+
+After an update that changed an address it can run a program of yours, the
+on_change hook (docs/DNS.md: point a DNS name at the new address).
 
 Every MAC is compared in constant time; a message is accepted only if it is
 signed with the name's key, comes from the address it names, carries a time
@@ -33,11 +37,18 @@ import time
 
 VERSION = "1.0"
 DEFAULT_WINDOW_S = 300            # as DNS TSIG's default fudge (RFC 8945)
-DEFAULT_STALE_AFTER_S = 3 * 3600  # the viewer marks a name stale after this
+DEFAULT_STALE_AFTER_S = 3 * 3600  # the viewer and `check` call a name stale after this
+DEFAULT_HOOK_TIMEOUT_S = 10       # an on_change hook is killed after this
 MAX_BODY_BYTES = 4096
 MIN_SECRET_CHARS = 16
 BUSY_TIMEOUT_S = 10.0             # wait this long for a locked database
-SOCKET_TIMEOUT_S = 10.0           # `serve`: a stalled client blocks no one longer
+SOCKET_TIMEOUT_S = 10.0           # `serve`: a whole request must arrive within this
+MAX_REQUEST_BYTES = 65536         # `serve`: request line, headers and body, in all
+DEFAULT_REFUSED_LOG_ROWS = 1000   # the refused-attempt log keeps the newest this many
+DEFAULT_MAX_REFUSALS_PER_MINUTE = 30  # more from one source: 429 until it slows down
+REFUSAL_WINDOW_S = 60             # ... counted over this many seconds
+REFUSAL_LOG_ROWS_PER_MINUTE = 120  # the log's share of disk writes, from all sources
+REFUSAL_BUSY_TIMEOUT_S = 1.0      # logging a refusal waits no longer for the lock
 CONFIG_ENV = "IPUPDATE_CONFIG"
 CONFIG_DEFAULT_RELATIVE = os.path.join("..", "ipupdate.conf")
 
@@ -251,23 +262,42 @@ class ConfigError(Exception):
 
 
 class Config(object):
-    """Settings from the [ipupdate] and [names] sections of the config file."""
+    """Settings from the [ipupdate], [names] and [name:NAME] sections of the config file."""
 
     SETTINGS = ("secret", "database", "window", "timezone", "trusted_proxies",
-                "allow_short_secrets", "stale_after", "view_key")
+                "allow_short_secrets", "stale_after", "view_key", "on_change", "hook_timeout",
+                "refused_log_rows", "max_refusals_per_minute")
+    NAME_SETTINGS = ("on_change", "hook_timeout")  # what a [name:NAME] section may set
 
-    def __init__(self, path, settings, name_keys):
+    def __init__(self, path, settings, name_keys, name_settings=None):
         self.path = path
         self.secret = settings.get("secret") or None
         self.name_keys = name_keys
         directory = os.path.dirname(os.path.abspath(path))
+        self.directory = directory
         self.database = os.path.join(directory, settings.get("database", "ipupdate.sqlite"))
+        # Hooks: a [name:NAME] section overrides the [ipupdate] setting, one by one.
+        self.hook = (program_path(directory, settings.get("on_change", "")),
+                     parse_seconds("hook_timeout", settings.get(
+                         "hook_timeout", str(DEFAULT_HOOK_TIMEOUT_S))))
+        self.name_hooks = {}
+        for name, options in (name_settings or {}).items():
+            self.name_hooks[name] = (
+                program_path(directory, options["on_change"]) if "on_change" in options
+                else self.hook[0],
+                parse_seconds("hook_timeout in [name:%s]" % name, options["hook_timeout"])
+                if "hook_timeout" in options else self.hook[1])
         self.window_s = parse_seconds("window", settings.get("window", str(DEFAULT_WINDOW_S)))
         self.stale_after_s = parse_seconds("stale_after", settings.get(
             "stale_after", str(DEFAULT_STALE_AFTER_S)))
         self.timezone = settings.get("timezone", "UTC").strip() or "UTC"
         self.trusted_proxies = parse_networks(settings.get("trusted_proxies", ""))
         self.view_key = settings.get("view_key") or None
+        # The refused-attempt log and the rate limit built on it; 0 turns either off.
+        self.refused_log_rows = parse_count("refused_log_rows", settings.get(
+            "refused_log_rows", str(DEFAULT_REFUSED_LOG_ROWS)))
+        self.max_refusals_per_minute = parse_count("max_refusals_per_minute", settings.get(
+            "max_refusals_per_minute", str(DEFAULT_MAX_REFUSALS_PER_MINUTE)))
         if settings.get("allow_short_secrets", "no").strip().lower() not in (
                 "yes", "true", "on", "1"):
             short = [label for label, key in [("secret", self.secret)] + [
@@ -282,6 +312,20 @@ class Config(object):
         """The key that signs messages of `name`: its own if listed, else the shared secret."""
         return self.name_keys.get(name, self.secret)
 
+    def hook_for(self, name):
+        """(program or None, timeout in seconds) to run when `name` changes address."""
+        return self.name_hooks.get(name, self.hook)
+
+    def listed_names(self):
+        """The names the config names: in [names] or with a [name:NAME] section."""
+        return set(self.name_keys) | set(self.name_hooks)
+
+
+def program_path(directory, text):
+    """A hook program: None when empty; a relative path is relative to the config file."""
+    text = text.strip()
+    return os.path.join(directory, text) if text else None
+
 
 def parse_seconds(setting, text):
     """'300', '300s', '90m', '3h', '2d' -> seconds."""
@@ -293,6 +337,14 @@ def parse_seconds(setting, text):
         raise ConfigError("%s must be a positive number of seconds (or with s, m, h, d)"
                           % setting)
     return int(digits) * (scale or 1)
+
+
+def parse_count(setting, text):
+    """'1000' -> 1000; 0 is allowed (it turns the feature off)."""
+    text = text.strip()
+    if not text or not set(text) <= DIGITS or len(text) > 9:
+        raise ConfigError("%s must be a whole number (0 turns it off)" % setting)
+    return int(text)
 
 
 def parse_networks(text):
@@ -342,9 +394,13 @@ def load_config(path):
         raise ConfigError("config file %s: %s" % (path, str(error).splitlines()[0]))
     if not parser.has_section("ipupdate"):
         raise ConfigError("config file %s has no [ipupdate] section" % path)
+    name_settings = {}
     for section in parser.sections():
-        if section not in ("ipupdate", "names"):
-            raise ConfigError("config file %s: unknown section [%s]" % (path, section))
+        if section.startswith("name:"):
+            name_settings[section[len("name:"):]] = dict(parser.items(section))
+        elif section not in ("ipupdate", "names"):
+            raise ConfigError("config file %s: unknown section [%s] (expected [ipupdate], "
+                              "[names], [name:NAME])" % (path, printable(section)))
     settings = dict(parser.items("ipupdate"))
     for setting in settings:
         if setting not in Config.SETTINGS:
@@ -362,7 +418,22 @@ def load_config(path):
     if not settings.get("secret") and not name_keys:
         raise ConfigError("config file %s: set 'secret' in [ipupdate] or a key per name "
                           "in [names]" % path)
-    return Config(path, settings, name_keys)
+    for name, options in sorted(name_settings.items()):
+        try:
+            check_name(name)
+        except Refused:
+            raise ConfigError("config file %s: [name:%s] is not a valid name"
+                              % (path, printable(name)))
+        for setting in options:
+            if setting not in Config.NAME_SETTINGS:
+                raise ConfigError("config file %s: unknown setting '%s' in [name:%s] "
+                                  "(expected %s)" % (path, printable(setting), name,
+                                                     ", ".join(Config.NAME_SETTINGS)))
+        if name not in name_keys and not settings.get("secret"):
+            # Most likely a typo: a section for a name that no key can ever sign.
+            raise ConfigError("config file %s: [name:%s]: no key signs this name (add it "
+                              "to [names], or set 'secret' in [ipupdate])" % (path, name))
+    return Config(path, settings, name_keys, name_settings)
 
 
 # ---------------------------------------------------------------------------
@@ -394,9 +465,16 @@ def open_database(path, readonly=False):
         if readonly:
             if not os.path.exists(path):
                 return None
-            uri = "file:%s?mode=ro" % path.replace("?", "%3f").replace("#", "%23")
-            return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        if not os.path.exists(path):
+            # A writer killed in mid-commit leaves a "hot" journal, which must be
+            # rolled back before anyone can read, and a read-only connection
+            # cannot ("attempt to write a readonly database"). While a journal
+            # exists, connect read-write: the caller only reads, SQLite only
+            # restores the last committed state.
+            if not os.path.exists(path + "-journal"):
+                uri = "file:%s?mode=ro" % path.replace("?", "%3f").replace("#", "%23")
+                return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None)
+        elif not os.path.exists(path):
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
@@ -407,7 +485,9 @@ def open_database(path, readonly=False):
 
 
 def record_update(connection, family, name, address, ts):
-    """Store an authenticated update; return the OK line, or refuse a replay.
+    """Store an authenticated update; return (the OK line, the previous address),
+    or refuse a replay. The previous address is None when the address did not
+    change, and "" when the name had none in this family.
 
     BEGIN IMMEDIATE takes the write lock before the replay check reads, so the
     check and the write are one step: of many copies of one message sent at
@@ -435,14 +515,15 @@ def record_update(connection, family, name, address, ts):
             if newest is not None and newest[1] == address:
                 connection.execute("UPDATE %s SET timestamp = ? WHERE id = ?" % table,
                                    (ts, newest[0]))
-                outcome = "OK: Timestamp updated"
+                outcome, previous = "OK: Timestamp updated", None
             else:
                 connection.execute(
                     "INSERT INTO %s (ip, name, first_seen, timestamp) VALUES (?, ?, ?, ?)"
                     % table, (address, name, ts, ts))
                 outcome = "OK: New IP updated"
+                previous = (newest[1] if newest else None) or ""
             connection.execute("COMMIT")
-            return outcome
+            return outcome, previous
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
@@ -451,18 +532,207 @@ def record_update(connection, family, name, address, ts):
         raise DatabaseUnavailable("database %s: %s" % (table, error))
 
 
+# The refused-attempt log: a table of ours beside the original's two, which it
+# leaves untouched. Never a MAC or a key in it: reason, peer, name, time.
+REFUSED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refused (id INTEGER PRIMARY KEY, time INTEGER, source VARCHAR,
+    peer VARCHAR, name VARCHAR, status INTEGER, reason VARCHAR);
+CREATE INDEX IF NOT EXISTS refused_source_time ON refused (source, time);
+CREATE INDEX IF NOT EXISTS refused_name_time ON refused (name, time);
+"""
+
+
+def refusal_source(peer):
+    """What refusals are counted against: the IPv4 address, or the IPv6 /64
+    (one subscriber usually holds a whole /64: counting its single addresses
+    would let it pick a fresh one for every request)."""
+    if peer.version == 6:
+        import ipaddress  # lazy, see check_address()
+        return str(ipaddress.ip_network("%s/64" % peer, strict=False))
+    return str(peer)
+
+
+def record_refusal(connection, now, source, peer, name, status, reason, keep_rows,
+                   per_minute):
+    """Log one refused update, keeping the newest keep_rows rows; return 0.
+
+    When `source` already has per_minute refusals logged in the last
+    REFUSAL_WINDOW_S seconds, log nothing and return the seconds until the
+    oldest of them leaves the window (the Retry-After of a 429). When the log
+    as a whole took REFUSAL_LOG_ROWS_PER_MINUTE rows in that time, log
+    nothing either and return 0: the refusal is answered, not recorded.
+
+    Bounded cost, whatever an attacker sends: two indexed reads, then at most
+    one short transaction (insert one row, delete the oldest). Each row is a
+    write to the disk, under the lock legitimate updates take too. So the
+    limits are read first without the lock (a limited source, or a flood from
+    many sources past the log's share, costs no write and takes no lock), and
+    then again under it (exact, however many requests run at once).
+    """
+    import sqlite3  # lazy, see open_database()
+
+    def over_limit():
+        """0, the Retry-After of a 429, or -1 when the log took its share."""
+        count, oldest = connection.execute(
+            "SELECT COUNT(*), MIN(time) FROM refused WHERE source = ? AND time > ?",
+            (source, now - REFUSAL_WINDOW_S)).fetchone()
+        if per_minute and count >= per_minute:
+            return max(1, oldest + REFUSAL_WINDOW_S - now)
+        (recent,) = connection.execute(
+            "SELECT COUNT(*) FROM (SELECT time FROM refused ORDER BY id DESC LIMIT ?) "
+            "WHERE time > ?", (REFUSAL_LOG_ROWS_PER_MINUTE, now - REFUSAL_WINDOW_S)).fetchone()
+        return -1 if recent >= REFUSAL_LOG_ROWS_PER_MINUTE else 0
+
+    try:
+        try:
+            verdict = over_limit()
+        except sqlite3.OperationalError:
+            verdict = 0  # no table yet (or unreadable: then the insert says why)
+        if verdict:
+            return max(verdict, 0)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in REFUSED_SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            verdict = over_limit()
+            if verdict:
+                connection.execute("ROLLBACK")
+                return max(verdict, 0)
+            row_id = connection.execute(
+                "INSERT INTO refused (time, source, peer, name, status, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now, source, peer, name, status, reason)).lastrowid
+            # Capped: a flood replaces old rows, it cannot fill the disk.
+            connection.execute("DELETE FROM refused WHERE id <= ?", (row_id - keep_rows,))
+            connection.execute("COMMIT")
+            return 0
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as error:
+        raise DatabaseUnavailable("database refused: %s" % error)
+
+
+def refused_counts(connection, since):
+    """{name: how many refused updates for it were logged at or after `since`}.
+
+    For the viewer. `connection` is any connection to the database (read-only
+    is fine); `since` is a Unix time. Names are as the refused requests gave
+    them (made printable, at most 63 characters and "..."), so they may be names
+    no config lists; the empty name is "". The counts are lower bounds: the
+    log keeps only the newest refused_log_rows rows in all, and nothing while a
+    source is answered 429. No table yet (no refusal so far, or a database of
+    the original's) gives {}. Other database errors raise sqlite3.Error.
+    """
+    if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                              "AND name = 'refused'").fetchone():
+        return {}
+    return dict(connection.execute(
+        "SELECT name, COUNT(*) FROM refused WHERE time >= ? GROUP BY name", (since,)))
+
+
+# ---------------------------------------------------------------------------
+# Hooks: the owner's program, run after a name's new address is stored.
+# ---------------------------------------------------------------------------
+
+FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
+HOOK_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "TZ")  # from our environment, if set
+HOOK_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOOK_LOG_LINES = 20               # of a hook's output, at most this many go to the log
+HOOK_LOG_BYTES = 16384
+
+
+def hook_environment(name, family, old, new):
+    """The hook's whole environment: PATH and the locale, plus the change.
+
+    Built up, never copied from ours: under CGI our environment holds the
+    request's headers as HTTP_* variables, chosen by whoever sent the request
+    (an HTTP_PROXY there would steer the hook's own web requests: "httpoxy").
+    """
+    env = dict((key, os.environ[key]) for key in HOOK_ENV_KEPT if key in os.environ)
+    env.setdefault("PATH", HOOK_DEFAULT_PATH)
+    env.update({"IPUPDATE_NAME": name, "IPUPDATE_FAMILY": FAMILY_NAMES[family],
+                "IPUPDATE_OLD_IP": old, "IPUPDATE_NEW_IP": new})
+    return env
+
+
+def run_hook(program, timeout_s, directory, name, family, old, new, log_line):
+    """Run `program NAME FAMILY OLD_IP NEW_IP` (old is "" for a first address).
+
+    Never through a shell: the arguments are data, not a command line. It runs
+    in `directory` (the config file's), in a session of its own, and waits at
+    most timeout_s; then the whole session is killed, so a hook that hangs in a
+    child of its own does not hold the request either. Its output (stdout and
+    stderr) and any failure go to `log_line`, one call per line. It returns
+    nothing and raises nothing: the update is stored before it runs, and the
+    reply does not depend on it.
+    """
+    # lazy: only a request that changed an address, with a hook configured, pays
+    # for these (subprocess costs a CGI request about as much as sqlite3 does)
+    import signal
+    import subprocess
+    import tempfile
+    prefix = "on_change hook for %s (%s): " % (name or "(unnamed)", FAMILY_NAMES[family])
+    try:
+        # A file, not a pipe: a child the hook leaves running in the background
+        # may keep a pipe open long after the hook itself is done.
+        with tempfile.TemporaryFile() as output:
+            try:
+                process = subprocess.Popen(
+                    [program, name, FAMILY_NAMES[family], old, new], cwd=directory,
+                    env=hook_environment(name, family, old, new), stdin=subprocess.DEVNULL,
+                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as error:
+                # os.strerror: Python 3.6 appends the file name to error.strerror.
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                log_line(prefix + "cannot run %s: %s" % (program, reason))
+                return
+            try:
+                status = process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
+                    pass  # already gone
+                process.wait()
+                status = None
+            output.seek(0)
+            lines = output.read(HOOK_LOG_BYTES).decode("utf-8", "replace").splitlines()
+        lines = [line for line in lines if line.strip()]
+        for line in lines[:HOOK_LOG_LINES]:
+            log_line(prefix + printable(line, 200))
+        if len(lines) > HOOK_LOG_LINES:
+            log_line(prefix + "(%d more lines of output not logged)"
+                     % (len(lines) - HOOK_LOG_LINES))
+        if status is None:
+            log_line(prefix + "%s timed out after %d s (hook_timeout) and was killed"
+                     % (program, timeout_s))
+        elif status < 0:
+            log_line(prefix + "%s was killed by signal %d" % (program, -status))
+        elif status > 0:
+            log_line(prefix + "%s exited with status %d" % (program, status))
+    except Exception as error:  # the update is stored: report, never fail the request
+        log_line(prefix + "internal error running %s: %r" % (program, error))
+
+
 # ---------------------------------------------------------------------------
 # The request handler: fields, peer address, clock and config in; status and
 # one line out. Everything above is what it checks, in the order it checks.
 # ---------------------------------------------------------------------------
 
-def answer(fields, peer, config, now):
-    """Answer one decoded POST. Returns (status, body); raises Refused."""
+def answer(fields, peer, config, now, on_change=None):
+    """Answer one decoded POST. Returns (status, body); raises Refused.
+
+    After an update that changed a name's address is stored, it calls
+    on_change(name, family, old address, new address) if given.
+    """
     request_type = fields.get("type")
     if request_type == "ip":
         return answer_ip(fields, peer, config, now)
     if request_type == "update":
-        return answer_update(fields, peer, config, now)
+        return answer_update(fields, peer, config, now, on_change)
     if request_type is None:
         raise Refused(400, "missing field 'type'")
     raise Refused(400, "unknown request type (expected 'ip' or 'update')")
@@ -495,7 +765,7 @@ def answer_ip(fields, peer, config, now):
     return 200, message + "&h=" + sign(key, message)
 
 
-def answer_update(fields, peer, config, now):
+def answer_update(fields, peer, config, now, on_change=None):
     address_text = required(fields, "ip")
     name = check_name(required(fields, "name"))
     ts_text = required(fields, "ts")
@@ -512,9 +782,58 @@ def answer_update(fields, peer, config, now):
                            "comes from (%s)" % (address, peer))
     connection = open_database(config.database)
     try:
-        return 200, record_update(connection, address.version, name, address_text, ts)
+        outcome, previous = record_update(connection, address.version, name, address_text, ts)
     finally:
         connection.close()
+    if previous is not None and on_change is not None:
+        # After COMMIT and close: whatever a hook does, the update is stored and
+        # no other request waits for the database lock meanwhile.
+        on_change(name, address.version, previous, address_text)
+    return 200, outcome
+
+
+class TooManyRefusals(Refused):
+    """429: this source's requests were refused too often in the last minute."""
+
+    def __init__(self, retry_after_s):
+        Refused.__init__(self, 429, "too many refused requests from this address: "
+                                    "try again in %d s" % retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+def note_refusal(config, fields, peer, refusal, now, log_line):
+    """Log a refused type=update request; return the refusal to answer with.
+
+    That is `refusal` itself, or TooManyRefusals when the peer's source is
+    over max_refusals_per_minute. Only refusals that answer() gave count: a
+    request that got that far was an attempt to change a record (a wrong key,
+    a stale or replayed message, a forged or malformed field). Requests refused
+    before (not a form POST, not decodable, not type=update) cost no database
+    work, so nothing is gained by counting them, and a scanner's junk does not
+    bury the attempts that matter. A correctly signed, fresh update never gets
+    here, so it is never limited, whoever shares its address.
+    A database that cannot be written changes nothing: the refusal stands,
+    and the error log says why it was not recorded.
+    """
+    if not config.refused_log_rows:
+        return refusal
+    import sqlite3  # lazy, see open_database()
+    try:
+        connection = open_database(config.database)
+        try:
+            # Short: logging a refusal is never worth making a request wait long.
+            connection.execute("PRAGMA busy_timeout = %d" % (REFUSAL_BUSY_TIMEOUT_S * 1000))
+            retry_after_s = record_refusal(
+                connection, now, refusal_source(peer), str(peer),
+                printable(fields.get("name", ""), MAX_NAME_CHARS), refusal.status,
+                printable(refusal.reason, 200), config.refused_log_rows,
+                config.max_refusals_per_minute)
+        finally:
+            connection.close()
+    except (DatabaseUnavailable, sqlite3.Error) as error:
+        log_line("refused update not recorded: %s" % error)
+        return refusal
+    return TooManyRefusals(retry_after_s) if retry_after_s else refusal
 
 
 # ---------------------------------------------------------------------------
@@ -557,11 +876,13 @@ def read_post(environ):
     if content_type != FORM_TYPE:
         raise Refused(415, "Content-Type must be %s" % FORM_TYPE)
     length_text = environ.get("CONTENT_LENGTH", "")
-    if not length_text.isdigit():
+    # ASCII digits: str.isdigit() also passes '²', which int() then refuses.
+    if not length_text or not set(length_text) <= DIGITS:
         raise Refused(411, "a Content-Length header is required")
-    length = int(length_text)
-    if length > MAX_BODY_BYTES:
+    # Length first: int() refuses over 4300 digits (Python 3.11+), and need not try.
+    if len(length_text.lstrip("0")) > 9 or int(length_text) > MAX_BODY_BYTES:
         raise Refused(413, "request body over %d bytes" % MAX_BODY_BYTES)
+    length = int(length_text)
     body = environ["wsgi.input"].read(length) if length else b""
     environ["ipupdate.body_read"] = True  # `serve` may keep the connection open
     if len(body) != length:
@@ -581,11 +902,23 @@ def make_application(config=None, clock=time.time):
             active = config or load_config(find_config_path(environ))
             peer = peer_address(peer, environ.get("HTTP_X_FORWARDED_FOR", ""),
                                 active.trusted_proxies)
-            status, body = answer(fields, peer, active, int(clock()))
+            now = int(clock())
+            try:
+                status, body = answer(fields, peer, active, now,
+                                      on_change=lambda *change: run_change_hook(
+                                          active, change, lambda line: log(environ, line)))
+            except Refused as refusal:
+                if fields.get("type") != "update" or refusal.status >= 500:
+                    raise
+                raise note_refusal(active, fields, peer, refusal, now,
+                                   lambda line: log(environ, line))
             return send(start_response, status, body)
         except Refused as refusal:
             extra = [("Allow", "POST")] if refusal.status == 405 else []
-            if refusal.status >= 500:
+            if refusal.status == 429:
+                # Not logged, one line per request: a flood must not fill the log.
+                extra = [("Retry-After", str(refusal.retry_after_s))]
+            elif refusal.status >= 500:
                 log(environ, "error: %s" % refusal.reason)
             elif fields.get("type") == "update":
                 log(environ, "refused update from %s for name '%s': %s" % (
@@ -599,6 +932,14 @@ def make_application(config=None, clock=time.time):
             return send(start_response, 503, "Error: database unavailable, try again later")
 
     return application
+
+
+def run_change_hook(config, change, log_line):
+    """Run the on_change hook configured for the name of `change`, if any."""
+    name, family, old, new = change
+    program, timeout_s = config.hook_for(name)
+    if program:
+        run_hook(program, timeout_s, config.directory, name, family, old, new, log_line)
 
 
 application = make_application()
@@ -639,22 +980,69 @@ def run_cgi(app):
     sys.stdout.buffer.flush()
 
 
-def serve(app, bind, port, announce):
+def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
     """A threaded HTTP/1.1 server for local use; not hardened for the open internet
-    (put it behind a reverse proxy, see docs/DEPLOY.md)."""
+    (put it behind a reverse proxy, see docs/DEPLOY.md). A request must arrive,
+    whole, within timeout_s."""
     import http.server  # lazy: only `serve` needs an HTTP server
+    import io
     import socket
     import socketserver
 
+    class RequestReader(io.RawIOBase):
+        """The socket as the handler reads it. Each request (line, headers and
+        body) must arrive within timeout_s in all, and be at most
+        MAX_REQUEST_BYTES: a timeout per recv() alone lets a client that sends
+        a byte every few seconds (slowloris) hold its thread for ever, and
+        http.server alone reads 100 header lines of 64 KiB each. Past either
+        limit the connection is dropped without an answer, as on a timeout."""
+
+        def __init__(self, connection):
+            io.RawIOBase.__init__(self)
+            self.connection = connection
+            self.next_request()
+
+        def next_request(self):
+            self.deadline = time.monotonic() + timeout_s
+            self.budget = MAX_REQUEST_BYTES
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            left_s = self.deadline - time.monotonic()
+            if left_s <= 0:
+                raise socket.timeout("request not complete within %g s" % timeout_s)
+            if self.budget <= 0:
+                raise socket.timeout("request over %d bytes" % MAX_REQUEST_BYTES)
+            self.connection.settimeout(left_s)
+            try:
+                count = self.connection.recv_into(buffer, min(len(buffer), self.budget))
+            except socket.timeout:
+                raise socket.timeout("request not complete within %g s" % timeout_s)
+            self.budget -= count
+            return count
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        timeout = SOCKET_TIMEOUT_S      # a stalled client is dropped, not waited for
+        timeout = timeout_s             # a stalled client is dropped, not waited for
         server_version = "ipupdate/" + VERSION
+        # http.server's own refusals (a bad request line, too many headers):
+        # one line of plain text like ours, not an HTML page.
+        error_content_type = "text/plain; charset=utf-8"
+        error_message_format = "Error: %(message)s"
 
         def setup(self):
             http.server.BaseHTTPRequestHandler.setup(self)
             # Each response is written at once, and small: no Nagle delay for it.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.rfile.close()  # the plain reader setup() made; this one has limits
+            self.reader = RequestReader(self.connection)
+            self.rfile = io.BufferedReader(self.reader)
+
+        def handle_one_request(self):
+            self.reader.next_request()  # the limits count per request
+            http.server.BaseHTTPRequestHandler.handle_one_request(self)
 
         def run_application(self):
             path, _, query = self.path.partition("?")
@@ -675,8 +1063,19 @@ def serve(app, bind, port, announce):
                 if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
                     environ[key] = environ[key] + "," + value if key in environ else value
             response = []
-            body = b"".join(app(environ, lambda status, headers, exc_info=None:
-                                response.extend([status, headers])))
+
+            def start_response(status, headers, exc_info=None):
+                response[:] = [status, headers]
+
+            try:
+                body = b"".join(app(environ, start_response))
+            except OSError:
+                raise  # the connection failed or timed out: nobody to answer
+            except Exception:
+                import traceback  # lazy: only for the error log, never for the peer
+                sys.stderr.write("ipupdate: internal error\n" + traceback.format_exc())
+                body = send(start_response, 500, "Error: internal error")[0]
+            self.connection.settimeout(timeout_s)  # for the answer, whole
             status, headers = response
             # A refused request may leave its body unread: the connection cannot
             # be reused after that, so close it.
@@ -698,12 +1097,24 @@ def serve(app, bind, port, announce):
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
         address_family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+        # socketserver's default backlog is 5: a burst of connections (many
+        # clients, or someone opening many on purpose) overflows it, and each
+        # dropped SYN costs the client a second or more before it retries.
+        request_queue_size = 128
 
         def server_bind(self):
             if self.address_family == socket.AF_INET6:
                 # `--bind ::` answers IPv4 too (dual stack), whatever the OS default.
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             http.server.HTTPServer.server_bind(self)
+
+        def handle_error(self, request, client_address):
+            if isinstance(sys.exc_info()[1], OSError):
+                # The peer went away mid-request: one line, not a traceback.
+                sys.stderr.write("ipupdate: connection from %s: %s\n"
+                                 % (client_address[0], sys.exc_info()[1]))
+            else:
+                http.server.HTTPServer.handle_error(self, request, client_address)
 
     server = Server((bind, port), Handler)
     host = "[%s]" % bind if ":" in bind else bind
@@ -714,6 +1125,115 @@ def serve(app, bind, port, announce):
         pass
     finally:
         server.server_close()
+
+
+# ---------------------------------------------------------------------------
+# The stale check (`check`): which names went quiet. For cron and monitoring.
+# ---------------------------------------------------------------------------
+
+CHECK_OK, CHECK_WARNING, CHECK_UNKNOWN = 0, 1, 3   # the monitoring-plugins exit codes
+CHECK_STATUS = {CHECK_OK: "OK", CHECK_WARNING: "WARNING", CHECK_UNKNOWN: "UNKNOWN"}
+# Each name's newest update in one table. SQLite takes the bare column `ip`
+# from the row that holds MAX(timestamp) (documented since SQLite 3.7.11).
+NEWEST_SQL = "SELECT name, ip, MAX(timestamp) FROM {table} WHERE name IS NOT NULL GROUP BY name"
+
+
+def newest_updates(path):
+    """{name: (last heard, address, family)}: each name's newest update over both
+    families. {} when there is no database yet."""
+    import sqlite3  # lazy, see open_database()
+    connection = open_database(path, readonly=True)
+    if connection is None:
+        return {}
+    try:
+        tables = set(row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        newest = {}
+        for family, table in sorted(FAMILY_TABLES.items()):
+            if table not in tables:
+                continue  # the server creates a family's table on its first update
+            for name, address, ts in connection.execute(NEWEST_SQL.format(table=table)):
+                try:
+                    ts = int(ts)
+                except (TypeError, ValueError):
+                    ts = 0  # an odd value in an old database: heard at the epoch
+                if name not in newest or ts > newest[name][0]:
+                    newest[name] = (ts, address or "", family)
+        return newest
+    except sqlite3.Error as error:
+        raise DatabaseUnavailable("database %s: %s" % (path, error))
+    finally:
+        connection.close()
+
+
+def check_names(config, newest, now):
+    """The names to watch, sorted, each as a dict (the --json form).
+
+    Watched: every name in the database that some key can still sign (a name
+    whose key was removed from the config is retired, not silent), and every
+    name the config lists, which is 'never_heard' until its first update.
+    A name is 'stale' when silent for longer than stale_after.
+    """
+    names = set(name for name in newest if config.key_for(name) is not None)
+    report = []
+    for name in sorted(names | config.listed_names()):
+        if name not in newest:
+            report.append({"name": name, "state": "never_heard", "last_heard": None,
+                           "silent_s": None, "address": None, "family": None})
+            continue
+        last_heard, address, family = newest[name]
+        silent_s = max(0, now - last_heard)
+        report.append({"name": name, "last_heard": last_heard, "silent_s": silent_s,
+                       "state": "stale" if silent_s > config.stale_after_s else "ok",
+                       "address": address, "family": FAMILY_NAMES[family]})
+    return report
+
+
+def check_line(entry):
+    """One line of `check`'s text output: STATE NAME: details."""
+    name = printable(entry["name"], MAX_NAME_CHARS) or "(unnamed)"
+    if entry["state"] == "never_heard":
+        return "NEVER HEARD %s: listed in the config, no update stored yet" % name
+    return "%s %s: last heard %s UTC, %s ago, from %s" % (
+        entry["state"].upper(), name,
+        time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry["last_heard"])),
+        format_age(entry["silent_s"]), entry["address"])
+
+
+def format_age(seconds):
+    """45s, 12m, 3h 5m, 2d 4h."""
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm" % (seconds // 60)
+    if seconds < 86400:
+        return "%dh %dm" % (seconds // 3600, seconds % 3600 // 60)
+    return "%dd %dh" % (seconds // 86400, seconds % 86400 // 3600)
+
+
+def run_check(config_path, as_json, verbose, now):
+    """`check`: print the stale and never-heard names; return the exit code."""
+    try:
+        config = load_config(config_path)
+        report = check_names(config, newest_updates(config.database), now)
+    except (ConfigError, DatabaseUnavailable) as error:
+        result = {"status": "UNKNOWN", "exit_code": CHECK_UNKNOWN, "error": str(error)}
+        report = None
+    else:
+        code = CHECK_WARNING if any(e["state"] != "ok" for e in report) else CHECK_OK
+        result = {"status": CHECK_STATUS[code], "exit_code": code, "now": now,
+                  "stale_after_s": config.stale_after_s, "names": report}
+    if as_json:
+        import json  # lazy: only --json writes JSON
+        print(json.dumps(result, indent=2, sort_keys=True))
+    elif report is None:
+        print("UNKNOWN: %s" % result["error"])
+    else:
+        # The problems first: a monitoring system shows the first line.
+        for entry in sorted(report, key=lambda e: (e["state"] == "ok", e["name"])):
+            if verbose or entry["state"] != "ok":
+                print(check_line(entry))
+    return result["exit_code"]
 
 
 # ---------------------------------------------------------------------------
@@ -732,8 +1252,33 @@ IPUPDATE_CONFIG environment variable. A minimal config:
 Local use:
   python3 ipupdate_server.py genkey
   python3 ipupdate_server.py serve --config ipupdate.conf --port 8080
+  python3 ipupdate_server.py check --config ipupdate.conf     (see check --help)
 
-Exit codes: 0 ok, 2 usage or configuration error.
+Exit codes: 0 ok, 2 usage or configuration error; `check` has its own
+(0 OK, 1 WARNING, 3 UNKNOWN: the monitoring-plugins convention).
+"""
+
+CHECK_HELP = """Prints one line per name that went quiet, and nothing when all is well (cron
+mails output only). Watched: every name listed in [names] or with a
+[name:NAME] section (NEVER HEARD until its first update), and every name in
+the database that a key can still sign: to retire a name, remove its key from
+[names] (or, if the shared secret signs it, delete its rows). A name is STALE
+when its newest update, over both address families, is older than stale_after
+(in [ipupdate]; default 3h). Times are in UTC.
+
+  STALE home: last heard 2024-05-01 09:12:40 UTC, 3h 5m ago, from 198.51.100.4
+  NEVER HEARD office: listed in the config, no update stored yet
+
+Exit codes (the Nagios / monitoring-plugins convention):
+  0  OK        every watched name reported within stale_after
+  1  WARNING   a name is STALE or NEVER HEARD
+  2  CRITICAL  not used: a quiet client's last address may still be right
+  3  UNKNOWN   the config or the database cannot be read (printed as
+               "UNKNOWN: reason"), or a wrong command line
+
+Crontab line on the server, as the web server's user (it reads the config and
+the database; the config is found as for CGI, else give --config):
+  17 * * * *  /srv/ipupdate/cgi-bin/ipupdate_server.py check
 """
 
 
@@ -756,21 +1301,47 @@ def main(argv):
                                    "IPv6 and IPv4)")
     serve_parser.add_argument("--port", type=int, default=8080,
                               help="TCP port (default 8080; 0 picks a free one)")
+    serve_parser.add_argument("--timeout", type=float, default=SOCKET_TIMEOUT_S,
+                              metavar="SECONDS",
+                              help="a whole request must arrive within this, or the "
+                                   "connection is dropped (default %d)" % SOCKET_TIMEOUT_S)
     commands.add_parser("genkey", help="print a new random 256-bit key for the config")
-    args = parser.parse_args(argv)
+    check_parser = commands.add_parser(
+        "check", help="list names that stopped reporting (for cron and monitoring)",
+        description="List the names that stopped reporting.", epilog=CHECK_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    check_parser.add_argument("--config", help="config file (default: $%s, else %s)"
+                              % (CONFIG_ENV, find_config_path({})))
+    check_parser.add_argument("--json", action="store_true",
+                              help="print every watched name as JSON, for machines")
+    check_parser.add_argument("-v", "--verbose", action="store_true",
+                              help="print a line for names that are fine too")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        if argv[:1] == ["check"] and exit.code == 2:
+            return CHECK_UNKNOWN  # argparse's 2 would read as CRITICAL to a monitor
+        raise
 
     if args.command == "genkey":
         import secrets  # lazy: only genkey draws random numbers
         print(secrets.token_hex(32))
         return 0
+    if args.command == "check":
+        return run_check(args.config or find_config_path(), args.json, args.verbose,
+                         int(time.time()))
     if args.command == "serve":
+        if not args.timeout > 0:  # also NaN
+            sys.stderr.write("ipupdate_server.py: --timeout must be a positive number of "
+                             "seconds\n")
+            return 2
         try:
             config = load_config(args.config or find_config_path())
         except ConfigError as error:
             sys.stderr.write("ipupdate_server.py: %s\n" % error)
             return 2
         serve(serve_application(config), args.bind, args.port,
-              lambda line: print(line, flush=True))
+              lambda line: print(line, flush=True), args.timeout)
         return 0
     parser.print_help()
     return 2
@@ -784,7 +1355,9 @@ def serve_application(config):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
             try:
                 import getip_cgi  # lazy: only the viewer's requests need it
-            except ImportError:
+            except ImportError as error:
+                if error.name != "getip_cgi":
+                    raise  # the viewer is there but broken: say so, don't hide it
                 return send(start_response, 404, "Error: the viewer getip_cgi.py is not "
                                                  "installed beside ipupdate_server.py")
             return getip_cgi.make_application(config)(environ, start_response)
