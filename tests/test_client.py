@@ -119,8 +119,9 @@ class RealServerCase(ClientCase):
 # ---------------------------------------------------------------------------
 
 class FakeServer(object):
-    """`respond(request)` -> (status, [(header, value)], body text), where
-    request has .fields (dict), .body (bytes), .peer (address text)."""
+    """`respond(request)` -> (status, [(header, value)], body text), or bytes
+    sent as they are (a whole raw answer), where request has .fields (dict),
+    .body (bytes), .peer (address text)."""
 
     def __init__(self, respond, bind="127.0.0.1", tls_files=None):
         self.requests = []
@@ -137,7 +138,11 @@ class FakeServer(object):
                                                              keep_blank_values=True))
                 request.peer = self.client_address[0]
                 fake.requests.append(request.fields)
-                status, headers, body = respond(request)
+                answer = respond(request)
+                if isinstance(answer, bytes):
+                    self.wfile.write(answer)
+                    return
+                status, headers, body = answer
                 data = body.encode()
                 self.send_response(status)
                 for header in headers:
@@ -252,44 +257,40 @@ class TestProtocolVectors(unittest.TestCase):
         self.assertEqual(caught.exception.code, self.client.EXIT_AUTH)
 
 
-class TestHttpParsing(unittest.TestCase):
-    """The client's own HTTP reading: answers as real servers send them."""
+class TestHttpAnswers(FakeServerCase):
+    """HTTP answers as servers and proxies send them, through the whole client."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.client = load(support.CLIENT, "ipupdater_under_test")
+    def test_chunked_interim_and_close_delimited_answers_are_read(self):
+        def respond(request):
+            if request.fields["type"] == "ip":
+                reply = signed_reply(request.fields).encode()
+                return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + b"6;ext=1\r\n" + reply[:6] + b"\r\n"
+                        + b"%x\r\n" % (len(reply) - 6) + reply[6:] + b"\r\n"
+                        + b"0\r\nX-Trailer: 1\r\n\r\n")
+            return (b"HTTP/1.1 100 Continue\r\n\r\n"
+                    b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nOK: New IP updated")
+        fake = self.fake(respond)
+        self.assertEqual(self.run_against(fake), (0, "127.0.0.1 -> OK: New IP updated\n", ""))
+        self.assertEqual(fake.types(), ["ip", "update"])
 
-    def parse(self, data, closed=False):
-        return self.client.parse_response(data, closed)
-
-    def test_content_length(self):
-        head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
-        self.assertIsNone(self.parse(head + b"OK: N"[:3]))
-        self.assertEqual(self.parse(head + b"OK: Nx"), (200, {"content-length": "5"}, b"OK: N"))
-
-    def test_chunked(self):
-        head = b"HTTP/1.1 409 Conflict\r\nTransfer-Encoding: chunked\r\n\r\n"
-        body = b"6;ext=1\r\nError:\r\n4\r\n no!\r\n0\r\n"
-        self.assertIsNone(self.parse(head + body))
-        self.assertEqual(self.parse(head + body + b"\r\n")[::2], (409, b"Error: no!"))
-        self.assertEqual(self.parse(head + body + b"X-Trailer: 1\r\n\r\n")[2], b"Error: no!")
-
-    def test_body_until_close_and_interim_answers(self):
-        data = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nServer: x\r\n\r\nOK: y"
-        self.assertIsNone(self.parse(data))
-        self.assertEqual(self.parse(data, closed=True), (200, {"server": "x"}, b"OK: y"))
-
-    def test_not_http_is_a_network_failure(self):
+    def test_an_answer_that_is_not_http_is_a_network_failure(self):
         superscript_status = "HTTP/1.1 2\u00b2 OK\r\n\r\n".encode("latin-1")
-        for data in (b"SSH-2.0-OpenSSH\r\n\r\n", superscript_status):
-            with self.assertRaises(self.client.Failure) as caught:
-                self.parse(data)
-            self.assertEqual(caught.exception.code, self.client.EXIT_NETWORK)
+        for answer in (b"SSH-2.0-OpenSSH_9.2\r\n", superscript_status):
+            fake = self.fake(lambda request, answer=answer: answer)
+            code, out, err = self.run_against(fake, "--retries", "0")
+            self.assertEqual((code, out), (3, ""))
+            self.assert_one_error_line(err)
+            self.assertTrue(err.startswith("ipupdater: the answer from 127.0.0.1 is not HTTP, "
+                                           "or was cut short ("), err)
+            self.assertEqual(fake.types(), ["ip"])
 
-    def test_content_length_must_be_ascii_digits(self):
-        data = "HTTP/1.1 200 OK\r\nContent-Length: \u00b2\r\n\r\nOK".encode("latin-1")
-        self.assertIsNone(self.parse(data))
-        self.assertEqual(self.parse(data, closed=True)[2], b"OK")
+    def test_an_answer_over_64_kib_is_refused(self):
+        fake = self.fake(lambda request: (200, [], "x" * 70000))
+        self.assertEqual(self.run_against(fake), (
+            5, "", "ipupdater: the answer from 127.0.0.1 is over 65536 bytes: not an "
+                   "ipupdate server\n"))
+        self.assertEqual(fake.types(), ["ip"])
 
 
 # ---------------------------------------------------------------------------
