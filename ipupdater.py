@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~720 lines (an eighth of them --help), standard library only, Python 3.6
+~880 lines (a sixth of them --help), standard library only, Python 3.6
 to 3.13. It holds your password and runs unattended from cron, so read it
 before you trust it: it is short on purpose.
 
@@ -13,6 +13,11 @@ One run, per address family:
   3. POST type=update&ip=ADDR&name=NAME&ts=S'&h=MAC, where S' is the server's
      time S plus the seconds since its reply: a wrong local clock does not
      matter. Print the server's one-line answer.
+  4. With --on-change PROGRAM, if that answer is "OK: New IP updated", run
+     PROGRAM NAME FAMILY "" NEW_IP as the server runs its on_change hook (the
+     server does not say which address it replaced, so OLD_IP is empty). It
+     can fail or hang: it is killed after --hook-timeout, reported on stderr,
+     and the exit code stays the update's.
 
 It also works with the original ipupdate.php, whose reply has no nonce and no
 time (ip=ADDR&ts=T&h=MAC): accepted with a warning, or silently with --legacy.
@@ -390,6 +395,108 @@ def reason(error):
 
 
 # ---------------------------------------------------------------------------
+# The on_change hook: the owner's program, run after the server stored a new
+# address. The contract is the server's on_change hook's (docs/DNS.md), but
+# OLD_IP is always empty: the server does not tell the client what it replaced.
+# ---------------------------------------------------------------------------
+
+NEW_ADDRESS_ANSWER = "OK: New IP updated"   # the one answer that runs the hook
+DEFAULT_HOOK_TIMEOUT_S = 10.0
+MAX_HOOK_TIMEOUT_S = 600
+HOOK_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "TZ")  # from our environment, if set
+HOOK_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOOK_OUTPUT_LINES = 20            # of a hook's output, at most this many go to stderr
+HOOK_OUTPUT_BYTES = 16384
+
+
+def hook_family(address):
+    """'ipv4' or 'ipv6', as the server names them to its hook."""
+    return "ipv6" if ":" in address else "ipv4"
+
+
+def hook_environment(kept, name, family, old, new):
+    """The hook's whole environment: `kept` (PATH and the locale, see
+    HOOK_ENV_KEPT; a default PATH), plus the change.
+
+    Built up, never copied from ours: ours may hold IPUPDATE_PASSWORD, and
+    proxy settings that this client ignores on purpose and that would steer
+    the hook's own web requests.
+    """
+    env = dict(kept)
+    env.setdefault("PATH", HOOK_DEFAULT_PATH)
+    env.update({"IPUPDATE_NAME": name, "IPUPDATE_FAMILY": family,
+                "IPUPDATE_OLD_IP": old, "IPUPDATE_NEW_IP": new})
+    return env
+
+
+def run_hook(program, timeout_s, kept, name, family, old, new, write_line):
+    """Run `program NAME FAMILY OLD_IP NEW_IP`, as the server runs its hook.
+
+    Never through a shell: the arguments are data, not a command line. It runs
+    in our working directory, in a session of its own, with no input, and we
+    wait at most timeout_s; then the whole session is killed, so a hook that
+    hangs in a child of its own does not hold the run (and the next cron run)
+    either. Its output (stdout and stderr) and any failure go to `write_line`,
+    one call per line. It returns nothing and raises nothing (but
+    KeyboardInterrupt, after killing the hook): the server stored the update
+    before it runs, and the exit code does not depend on it.
+    """
+    # lazy: only a run that stored a new address, with --on-change, pays for
+    # subprocess and signal (about 1 ms); urllib.request has loaded tempfile.
+    import signal
+    import subprocess
+    import tempfile
+    prefix = "on_change hook for %s (%s): " % (printable(name) or "(unnamed)", family)
+    try:
+        # A file, not a pipe: a child the hook leaves running in the background
+        # may keep a pipe open long after the hook itself is done.
+        with tempfile.TemporaryFile() as output:
+            try:
+                process = subprocess.Popen(
+                    [program, name, family, old, new],
+                    env=hook_environment(kept, name, family, old, new),
+                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+            except OSError as error:
+                # os.strerror: Python 3.6 appends the file name to error.strerror.
+                why = os.strerror(error.errno) if error.errno else str(error)
+                write_line(prefix + "cannot run %s: %s" % (printable(program), why))
+                return
+            try:
+                status = process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                status = None
+            finally:
+                if process.returncode is None:   # timed out, or Ctrl-C meanwhile
+                    try:
+                        if hasattr(os, "killpg"):
+                            os.killpg(process.pid, signal.SIGKILL)   # its whole session
+                        else:
+                            process.kill()   # Windows: no sessions, the program alone
+                    except OSError:
+                        pass  # already gone
+                    process.wait()
+            output.seek(0)
+            lines = output.read(HOOK_OUTPUT_BYTES).decode("utf-8", "replace").splitlines()
+        lines = [line for line in lines if line.strip()]
+        for line in lines[:HOOK_OUTPUT_LINES]:
+            write_line(prefix + printable(line, 200))
+        if len(lines) > HOOK_OUTPUT_LINES:
+            write_line(prefix + "(%d more lines of output not shown)"
+                       % (len(lines) - HOOK_OUTPUT_LINES))
+        if status is None:
+            write_line(prefix + "%s timed out after %g s (--hook-timeout) and was killed"
+                       % (printable(program), timeout_s))
+        elif status < 0:
+            write_line(prefix + "%s was killed by signal %d" % (printable(program), -status))
+        elif status > 0:
+            write_line(prefix + "%s exited with status %d" % (printable(program), status))
+    except Exception as error:  # the update is stored: report, never fail the run
+        write_line(prefix + "internal error running %s: %s: %s"
+                   % (printable(program), type(error).__name__, printable(str(error))))
+
+
+# ---------------------------------------------------------------------------
 # The run: ask, check, update; per address family, with retries.
 # ---------------------------------------------------------------------------
 
@@ -397,10 +504,12 @@ class Settings(object):
     """Everything a run needs, read once from the command line and environment."""
 
     def __init__(self, target, key, name, families, quiet, dry_run, legacy, timeout_s,
-                 retries, clock_offset_s):
+                 retries, clock_offset_s, on_change, hook_timeout_s, hook_env_kept):
         self.target, self.key, self.name, self.families = target, key, name, families
         self.quiet, self.dry_run, self.legacy = quiet, dry_run, legacy
         self.timeout_s, self.retries, self.clock_offset_s = timeout_s, retries, clock_offset_s
+        self.on_change, self.hook_timeout_s = on_change, hook_timeout_s
+        self.hook_env_kept = hook_env_kept   # the HOOK_ENV_KEPT part of our environment
         self.warned = set()   # each warning once per run, whatever the retries
 
     def clock(self):
@@ -414,8 +523,9 @@ class Settings(object):
 
 
 def exchange(settings, family):
-    """One address request and one update. Returns the line to print (or None
-    under -q when nothing changed); raises Failure."""
+    """One address request and one update. Returns (line, new_address): the
+    line to print (None under -q when nothing changed), and the address if the
+    server answered that it stored it as new (else None). Raises Failure."""
     target, key, name = settings.target, settings.key, settings.name
     ts = str(int(settings.clock()))
     # The nonce makes the reply ours alone: a reply recorded earlier, or one
@@ -459,7 +569,7 @@ def exchange(settings, family):
     label = "%s: %s" % (printable(name), address) if name else address
     update = update_request(key, address, name, str(update_ts))
     if settings.dry_run:
-        return "%s -> dry run, would send: %s" % (label, update)
+        return "%s -> dry run, would send: %s" % (label, update), None
     status, headers, body = post(opener, target, update, settings.timeout_s)
     text = body.decode("utf-8", "replace")
     line = printable(text.splitlines()[0]) if text.strip() else ""
@@ -467,7 +577,8 @@ def exchange(settings, family):
         raise status_failure("update", status, headers, text)
     if line.startswith("OK"):
         changed = line != "OK: Timestamp updated"
-        return "%s -> %s" % (label, line) if changed or not settings.quiet else None
+        return ("%s -> %s" % (label, line) if changed or not settings.quiet else None,
+                address if line == NEW_ADDRESS_ANSWER else None)
     if line.startswith("Error"):  # the original answers its errors with 200
         raise Failure(EXIT_REFUSED, "the server refused the update: %s" % line)
     raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
@@ -493,16 +604,13 @@ def status_failure(what, status, headers, text):
 
 def run(settings):
     """Every family in turn, each independent of the others. Returns the exit
-    code: 0, or the code of the first failure."""
+    code: 0, or the code of the first failure (never the hook's)."""
     code = EXIT_OK
     for family in settings.families:
         prefix = "%s: " % FAMILY_NAMES[family] if family else ""
         for attempt in range(settings.retries + 1):
             try:
-                line = exchange(settings, family)
-                if line:
-                    sys.stdout.write(line + "\n")
-                break
+                line, new_address = exchange(settings, family)
             except Failure as failure:
                 if failure.retry and attempt < settings.retries:
                     time.sleep(RETRY_BACKOFF_S * 2 ** attempt)
@@ -510,6 +618,16 @@ def run(settings):
                 sys.stderr.write("ipupdater: %s%s\n" % (prefix, failure.message))
                 code = code or failure.code
                 break
+            if line:
+                sys.stdout.write(line + "\n")
+            if new_address and settings.on_change:
+                # Outside the retries: the update is stored, and a hook that
+                # fails is reported, never run again, never our exit code.
+                sys.stdout.flush()   # our line before the hook's, in a cron mail
+                run_hook(settings.on_change, settings.hook_timeout_s, settings.hook_env_kept,
+                         settings.name, hook_family(new_address), "", new_address,
+                         lambda text: sys.stderr.write("ipupdater: %s\n" % text))
+            break
     return code
 
 
@@ -520,7 +638,8 @@ def run(settings):
 USAGE = """\
 ipupdater.py (--url URL | -w HOST[:PORT] [-u PATH]) [-n NAME]
                     (--password-file FILE | -p PASSWORD)  [-4] [-6] [--both]
-                    [-q] [--dry-run] [--legacy] [--timeout S] [--retries N]"""
+                    [-q] [--dry-run] [--legacy] [--timeout S] [--retries N]
+                    [--on-change PROGRAM [--hook-timeout S]]"""
 
 DESCRIPTION = """\
 Tell an ipupdate server which public IP address this machine has. It asks the
@@ -542,6 +661,14 @@ Example:
   crontab -e, and add:
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
 
+Mail yourself each new address: write /home/pi/mail-new-address,
+  #!/bin/sh
+  echo "The $2 address of $1 is now $4." | mail -s "ipupdate: $1 is at $4" you@example.org
+chmod 755 it, try it (/home/pi/mail-new-address home ipv4 "" 192.0.2.1), and add
+  --on-change /home/pi/mail-new-address
+to the crontab line. (mail-on-change in the ipupdate source's examples/hooks/
+works here too: the server's on_change hooks take the same arguments.)
+
 Exit codes:
   0  success (or --dry-run checked everything)
   1  internal error: a bug, please report it
@@ -553,7 +680,8 @@ Exit codes:
   5  the server refused the request (its Error line is shown), redirected
      it, or answered something else than OK
 With -4 -6, each family runs even if the other fails; the code is that of
-the first failure.
+the first failure. The --on-change program never changes the exit code: when
+it runs, the server has stored the update; its failure goes to stderr.
 """
 
 
@@ -612,6 +740,30 @@ def command_line():
                       help="the server is the original ipupdate.php (its replies\n"
                            "have no nonce and no time): accept that without the\n"
                            "warning it otherwise gets on every run")
+
+    hook = parser.add_argument_group(
+        "When the server stores a new address",
+        "The server's on_change hook contract, on this side. Only after the answer\n"
+        "'%s' (not after 'OK: Timestamp updated', a refusal,\n"
+        "or --dry-run), PROGRAM runs, never through a shell, as\n"
+        "  PROGRAM NAME FAMILY OLD_IP NEW_IP\n"
+        "FAMILY is ipv4 or ipv6; NAME is empty without -n; OLD_IP is always\n"
+        "empty: the server does not tell the client which address it replaced.\n"
+        "Its whole environment: PATH, LANG, LC_ALL and TZ if set (PATH has a\n"
+        "default), and IPUPDATE_NAME, IPUPDATE_FAMILY, IPUPDATE_OLD_IP and\n"
+        "IPUPDATE_NEW_IP; never the password, nor proxy settings. It runs in the\n"
+        "current directory, with no input, in a session of its own. Its output\n"
+        "goes to stderr (at most %d lines), each line prefixed\n"
+        "'ipupdater: on_change hook for NAME (FAMILY): ', and so does a failure,\n"
+        "which never changes the exit code: the update is stored either way.\n"
+        "With -4 -6, it runs once for each family whose address is new."
+        % (NEW_ADDRESS_ANSWER, HOOK_OUTPUT_LINES))
+    hook.add_argument("--on-change", metavar="PROGRAM",
+                      help="run PROGRAM (a path, or a name looked up in PATH)")
+    hook.add_argument("--hook-timeout", metavar="S", type=float,
+                      default=DEFAULT_HOOK_TIMEOUT_S,
+                      help="kill PROGRAM, with all it started in its session,\n"
+                           "after S seconds (default %g)" % DEFAULT_HOOK_TIMEOUT_S)
 
     running = parser.add_argument_group("Running")
     running.add_argument("-q", "--quiet", action="store_true",
@@ -698,8 +850,14 @@ def settings_from(args, environ):
             raise ValueError
     except ValueError:
         raise Failure(EXIT_USAGE, "%s must be a number of seconds" % CLOCK_OFFSET_ENV)
+    if not 0 < args.hook_timeout <= MAX_HOOK_TIMEOUT_S:
+        raise Failure(EXIT_USAGE, "--hook-timeout must be over 0 and at most %d s"
+                      % MAX_HOOK_TIMEOUT_S)
+    # Only these reach the hook: never IPUPDATE_PASSWORD, never a proxy setting.
+    hook_env_kept = dict((key, environ[key]) for key in HOOK_ENV_KEPT if key in environ)
     return Settings(target, key, args.name, families, args.quiet, args.dry_run, args.legacy,
-                    args.timeout, args.retries, clock_offset_s)
+                    args.timeout, args.retries, clock_offset_s, args.on_change or None,
+                    args.hook_timeout, hook_env_kept)
 
 
 def main(argv):

@@ -8,9 +8,12 @@ checks that no password ever reaches stdout or stderr.
 
 import http.server
 import importlib.util
+import json
 import os
 import shutil
+import signal
 import socket
+import stat
 import ssl
 import subprocess
 import tempfile
@@ -825,6 +828,283 @@ class TestLegacyServer(FakeServerCase, RealServerCase):
         self.assertEqual((code, out), (5, ""))
         self.assertTrue(err.startswith("ipupdater: the server refused the update (HTTP 403): "
                                        "Error: timestamp 7"), err)
+        self.assertEqual(support.rows(self.database), [])
+
+
+# ---------------------------------------------------------------------------
+# --on-change PROGRAM: the server's on_change hook contract, on the client.
+# ---------------------------------------------------------------------------
+
+# Records its arguments, the environment it was started with (as execve passed
+# it: /proc/self/environ, before Python adds anything of its own), and its
+# working directory, one JSON line per run.
+RECORDING_HOOK = """#!%(python)s
+import json, os, sys
+try:
+    with open("/proc/self/environ", "rb") as started_with:
+        env = dict(item.decode().split("=", 1)
+                   for item in started_with.read().split(b"\\0") if item)
+except OSError:
+    env = dict(os.environ)
+with open(%(record)r, "a") as record:
+    record.write(json.dumps({"argv": sys.argv[1:], "env": env, "cwd": os.getcwd()}) + "\\n")
+"""
+HOOK_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROXY_SETTINGS = {"HTTP_PROXY": "http://192.0.2.66:3128", "http_proxy": "http://192.0.2.66:3128",
+                  "HTTPS_PROXY": "http://192.0.2.66:3128", "ALL_PROXY": "socks5://192.0.2.66",
+                  "no_proxy": "example.org"}
+
+
+def hook_env(client_env, name, family, new):
+    """The whole environment the client gives its hook: PATH and the locale
+    from the client's (PATH: a default), plus the change, OLD_IP empty."""
+    env = dict((key, value) for key, value in client_env.items()
+               if key in ("PATH", "LANG", "LC_ALL", "TZ"))
+    env.setdefault("PATH", HOOK_DEFAULT_PATH)
+    env.update({"IPUPDATE_NAME": name, "IPUPDATE_FAMILY": family, "IPUPDATE_OLD_IP": "",
+                "IPUPDATE_NEW_IP": new})
+    return env
+
+
+def is_running(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat_file:
+            return stat_file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+
+def ends_soon(pid, within_s=3):
+    """True once `pid` has stopped running: a SIGKILL is sent at once, but the
+    kernel ends the process a moment later."""
+    deadline = time.monotonic() + within_s
+    while is_running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+class TestOnChangeHook(FakeServerCase, RealServerCase):
+    """--on-change PROGRAM runs `PROGRAM NAME FAMILY "" NEW_IP` after the server
+    answered 'OK: New IP updated', and only then; whatever it does, the exit
+    code is the update's, and it never sees the password."""
+
+    NEW = "home: 127.0.0.1 -> OK: New IP updated\n"
+
+    def setUp(self):
+        RealServerCase.setUp(self)
+        self.record = os.path.join(self.directory.name, "hook-runs.jsonl")
+        self.hook = self.write_hook("hook", RECORDING_HOOK % {
+            "python": support.PYTHON, "record": self.record})
+
+    def write_hook(self, name, text):
+        path = os.path.join(self.directory.name, name)
+        with open(path, "w") as hook:
+            hook.write(text)
+        os.chmod(path, stat.S_IRWXU)
+        return path
+
+    def runs(self):
+        """What the recording hook saw, oldest first."""
+        if not os.path.exists(self.record):
+            return []
+        with open(self.record) as record:
+            text = record.read()
+        for secret in SECRETS:
+            self.assertNotIn(secret, text)
+        return [json.loads(line) for line in text.splitlines()]
+
+    def test_a_new_address_runs_the_hook_with_the_servers_arguments_old_ip_empty(self):
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"}
+        self.assertEqual(self.home("--on-change", self.hook, **env), (0, self.NEW, ""))
+        self.assertEqual(self.runs(), [{
+            "argv": ["home", "ipv4", "", "127.0.0.1"],
+            "env": hook_env(support.clean_env(**env), "home", "ipv4", "127.0.0.1"),
+            "cwd": os.getcwd()}])
+        self.assertEqual([row[:2] for row in support.rows(self.database)],
+                         [("127.0.0.1", "home")])
+
+    def test_the_password_and_proxy_settings_never_reach_the_hook(self):
+        env = dict(PROXY_SETTINGS, IPUPDATE_PASSWORD=support.HOME_KEY,
+                   IPUPDATE_TEST_CLOCK_OFFSET_S="0")
+        self.assertEqual(self.client("--url", self.url, "-n", "home", "--on-change",
+                                     self.hook, **env), (0, self.NEW, ""))
+        [run] = self.runs()   # also checks that no secret is anywhere in the record
+        self.assertEqual(run["env"], hook_env(support.clean_env(), "home", "ipv4",
+                                              "127.0.0.1"))
+
+    def test_no_name_gives_an_empty_name_and_a_password_option_stays_out(self):
+        self.assertEqual(self.client("--url", self.url, "-p", support.KEY, "--on-change",
+                                     self.hook), (0, "127.0.0.1 -> OK: New IP updated\n", ""))
+        self.assertEqual([run["argv"] for run in self.runs()], [["", "ipv4", "", "127.0.0.1"]])
+
+    @unittest.skipUnless(ipv6_loopback_works(), "no IPv6 loopback (::1) on this machine")
+    def test_an_ipv6_address_is_family_ipv6(self):
+        with support.LocalServer(self.config, bind="::1") as server:
+            self.assertEqual(self.client("--url", server.url, "-n", "home", "-p",
+                                         support.HOME_KEY, "-6", "--on-change", self.hook),
+                             (0, "home: ::1 -> OK: New IP updated\n", ""))
+        [run] = self.runs()
+        self.assertEqual(run["argv"], ["home", "ipv6", "", "::1"])
+        self.assertEqual((run["env"]["IPUPDATE_FAMILY"], run["env"]["IPUPDATE_NEW_IP"]),
+                         ("ipv6", "::1"))
+
+    def test_a_bare_program_name_is_looked_up_in_path(self):
+        path = self.directory.name + os.pathsep + "/usr/bin:/bin"
+        self.assertEqual(self.home("--on-change", "hook", PATH=path), (0, self.NEW, ""))
+        self.assertEqual(self.runs()[0]["env"]["PATH"], path)
+
+    def test_without_path_the_hook_gets_a_default_one(self):
+        env = dict((key, value) for key, value in support.clean_env().items()
+                   if key != "PATH")
+        done = subprocess.run([support.PYTHON, support.CLIENT, "--url", self.url, "-n", "home",
+                               "-p", support.HOME_KEY, "--on-change", self.hook], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual((done.returncode, done.stdout.decode(), done.stderr.decode()),
+                         (0, self.NEW, ""))
+        self.assertEqual(self.runs()[0]["env"], hook_env(env, "home", "ipv4", "127.0.0.1"))
+
+    def test_an_unchanged_address_runs_no_hook(self):
+        self.assertEqual(self.home("-q", "--on-change", self.hook), (0, self.NEW, ""))
+        wait_for_next_second()
+        self.assertEqual(self.home("-q", "--on-change", self.hook), (0, "", ""))
+        self.assertEqual(len(self.runs()), 1)
+        self.assertEqual(len(support.rows(self.database)), 1)
+
+    def test_dry_run_runs_no_hook(self):
+        code, out, err = self.home("--dry-run", "--on-change", self.hook)
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn(" -> dry run, would send: ", out)
+        self.assertEqual(self.runs(), [])
+        self.assertEqual(support.rows(self.database), [])
+
+    def test_only_the_answer_new_ip_updated_runs_the_hook(self):
+        for status, answer, code in ((409, "Error: replayed or out-of-order message", 5),
+                                     (200, "Error: Invalid hash", 5),
+                                     (403, "Error: authentication failed", 5),
+                                     (200, "OK: Timestamp updated", 0),
+                                     (200, "OK: New IP updated", 0)):
+            def respond(request, status=status, answer=answer):
+                if request.fields["type"] == "ip":
+                    return 200, [], signed_reply(request.fields)
+                return status, [], answer
+            fake = self.fake(respond)
+            result = self.run_against(fake, "--on-change", self.hook, "--retries", "0")
+            self.assertEqual(result[0], code, (answer, result))
+            self.assertEqual(fake.types(), ["ip", "update"])
+        self.assertEqual([run["argv"] for run in self.runs()], [["", "ipv4", "", "127.0.0.1"]])
+
+    def test_a_failing_hook_is_reported_on_stderr_and_the_exit_code_stays_0(self):
+        hook = self.write_hook("failing", "#!/bin/sh\necho 'cannot reach the mail server' >&2"
+                                          "\nexit 3\n")
+        self.assertEqual(self.home("--on-change", hook), (
+            0, self.NEW,
+            "ipupdater: on_change hook for home (ipv4): cannot reach the mail server\n"
+            "ipupdater: on_change hook for home (ipv4): %s exited with status 3\n" % hook))
+        self.assertEqual([row[:2] for row in support.rows(self.database)],
+                         [("127.0.0.1", "home")])
+
+    def test_a_hook_killed_by_a_signal_is_reported(self):
+        hook = self.write_hook("crashing", "#!/bin/sh\nkill -TERM $$\n")
+        self.assertEqual(self.home("--on-change", hook), (
+            0, self.NEW, "ipupdater: on_change hook for home (ipv4): %s was killed by "
+                         "signal 15\n" % hook))
+
+    def test_a_hanging_hook_is_killed_with_its_children_after_hook_timeout(self):
+        pid_file = os.path.join(self.directory.name, "sleeper.pid")
+        hook = self.write_hook("hanging", "#!/bin/sh\necho started\nsleep 60 &\n"
+                                          "echo $! > %s\nwait\n" % pid_file)
+        started = time.monotonic()
+        self.assertEqual(self.home("--on-change", hook, "--hook-timeout", "1"), (
+            0, self.NEW,
+            "ipupdater: on_change hook for home (ipv4): started\n"
+            "ipupdater: on_change hook for home (ipv4): %s timed out after 1 s "
+            "(--hook-timeout) and was killed\n" % hook))
+        self.assertLess(time.monotonic() - started, 5)
+        with open(pid_file) as pid:
+            self.assertTrue(ends_soon(int(pid.read())))
+        self.assertEqual(len(support.rows(self.database)), 1)
+
+    def test_interrupting_the_client_kills_a_running_hook(self):
+        pid_file = os.path.join(self.directory.name, "sleeper.pid")
+        hook = self.write_hook("hanging", "#!/bin/sh\nsleep 60 &\necho $! > %s.new\n"
+                                          "mv %s.new %s\nwait\n" % ((pid_file,) * 3))
+        client = subprocess.Popen(
+            [support.PYTHON, support.CLIENT, "--url", self.url, "-n", "home", "-p",
+             support.HOME_KEY, "--on-change", hook, "--hook-timeout", "60"],
+            env=support.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: client.poll() is None and client.kill())
+        deadline = time.monotonic() + 20
+        while not os.path.exists(pid_file) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(pid_file) as pid:
+            sleeper = int(pid.read())
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=10)
+        self.assertEqual((client.returncode, out.decode(), err.decode()), (130, self.NEW, ""))
+        self.assertTrue(ends_soon(sleeper))
+
+    def test_a_program_that_cannot_run_is_reported(self):
+        missing = os.path.join(self.directory.name, "no-such-hook")
+        self.assertEqual(self.home("--on-change", missing), (
+            0, self.NEW, "ipupdater: on_change hook for home (ipv4): cannot run %s: No such "
+                         "file or directory\n" % missing))
+        os.chmod(self.hook, stat.S_IRUSR | stat.S_IWUSR)
+        self.assertEqual(self.client("--url", self.url, "-n", "other", "-p", support.KEY,
+                                     "--on-change", self.hook), (
+            0, "other: 127.0.0.1 -> OK: New IP updated\n",
+            "ipupdater: on_change hook for other (ipv4): cannot run %s: Permission "
+            "denied\n" % self.hook))
+
+    def test_hook_output_goes_to_stderr_line_by_line_and_is_capped(self):
+        hook = self.write_hook("chatty", "#!/bin/sh\necho one\nprintf 'two\\033[2J\\n' >&2\n"
+                                         "printf '\\n'\nprintf '%0300d\\n' 0\n"
+                                         "i=0; while [ $i -lt 30 ]; do echo line $i; "
+                                         "i=$((i+1)); done\n")
+        code, out, err = self.home("-q", "--on-change", hook)
+        prefix = "ipupdater: on_change hook for home (ipv4): "
+        self.assertEqual((code, out), (0, self.NEW))
+        self.assertEqual(err.splitlines(), [prefix + "one", prefix + "two?[2J",
+                                            prefix + "0" * 200 + "..."] +
+                         [prefix + "line %d" % i for i in range(17)] +
+                         [prefix + "(13 more lines of output not shown)"])
+
+    def test_subprocess_is_imported_only_when_the_hook_runs(self):
+        def imports(*args):
+            code, _, err = self.client("--url", self.url, "-p", support.KEY, *args,
+                                       PYTHONVERBOSE="1")
+            self.assertEqual(code, 0)
+            return set(line.split()[1] for line in err.splitlines()
+                       if line.startswith("import "))
+        self.assertNotIn("'subprocess'", imports("-n", "a"))           # no --on-change
+        wait_for_next_second()
+        self.assertNotIn("'subprocess'", imports("-n", "a", "--on-change", self.hook))
+        self.assertIn("'subprocess'", imports("-n", "b", "--on-change", self.hook))
+        self.assertEqual([run["argv"][0] for run in self.runs()], ["b"])
+
+    def test_help_documents_the_contract_with_an_example(self):
+        code, out, err = self.client("--help")
+        self.assertEqual((code, err), (0, ""))
+        for text in ("[--on-change PROGRAM [--hook-timeout S]]",
+                     "\n    PROGRAM NAME FAMILY OLD_IP NEW_IP\n",
+                     "OLD_IP is always\n  empty", "never the password, nor proxy settings",
+                     "\n  --on-change /home/pi/mail-new-address\n",
+                     "The --on-change program never changes the exit code"):
+            self.assertIn(text, out)
+
+    def test_a_bad_hook_timeout_is_a_usage_error(self):
+        for value in ("0", "-1", "601", "nan", "soon"):
+            code, out, err = self.client("--url", self.url, "-p", support.KEY,
+                                         "--on-change", self.hook, "--hook-timeout", value)
+            self.assertEqual((code, out), (2, ""), value)
+            self.assert_one_error_line(err)
+            self.assertTrue(err.endswith(" (see --help)\n"), err)
         self.assertEqual(support.rows(self.database), [])
 
 
