@@ -6,7 +6,7 @@ It is the GET side of ipupdate (the original's getip.php) and only ever reads
 the database. It runs:
 
   as a CGI program, beside ipupdate_server.py in the cgi-bin (same config file);
-  under `ipupdate_server.py serve`, which hands it every GET and HEAD request;
+  under `ipupdate_server.py serve`, which hands it GET and HEAD requests;
   from a shell on the server:   python3 getip_cgi.py --name home --history 5
 
 Per name it shows the newest IPv4 and IPv6 address and when the name last
@@ -178,10 +178,17 @@ ALL_NAMES_SQL = "SELECT DISTINCT name FROM {table} WHERE name IS NOT NULL"
 # The newest periods of one name: the tail of its run in the (name, id) index.
 PERIODS_SQL = ("SELECT ip, first_seen, timestamp FROM {table} WHERE name = ? "
                "ORDER BY id DESC LIMIT ?")
+# The same with the column `source`, which the server adds to a table the
+# first time a dyndns2 client (a router) reports: 'dyndns2' in the rows those
+# began, NULL in the others (the ipupdate protocol, or the original).
+PERIODS_SOURCE_SQL = ("SELECT ip, first_seen, timestamp, source FROM {table} WHERE name = ? "
+                      "ORDER BY id DESC LIMIT ?")
+SOURCE_MARK = "dyndns2"     # how text and html mark a period a dyndns2 client began
 
 
 class Record(object):
-    """One name: its periods per family (4, 6) as (ip, first_seen, last_seen), newest first."""
+    """One name: its periods per family (4, 6) as (ip, first_seen, last_seen,
+    source), newest first; source is "dyndns2" or "ipupdate"."""
 
     def __init__(self, name):
         self.name = name
@@ -210,8 +217,11 @@ def read_records(path, name=None, depth=1):
                 continue  # the server creates a family's table on its first update
             names = [name] if name is not None else list_names(
                 connection, table, table + "_name_id" in schema)
+            periods_sql = PERIODS_SOURCE_SQL if "source" in [
+                row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)
+            ] else PERIODS_SQL
             for each in names:
-                rows = connection.execute(PERIODS_SQL.format(table=table),
+                rows = connection.execute(periods_sql.format(table=table),
                                           (each, max(depth, 1))).fetchall()
                 if rows:
                     record = records.setdefault(each, Record(each))
@@ -235,10 +245,11 @@ def list_names(connection, table, indexed=True):
 
 
 def period(row):
-    """(ip, first_seen, last_seen) from a row; tolerant of odd values in old databases."""
-    ip, first_seen, last_seen = row
+    """(ip, first_seen, last_seen, source) from a row; tolerant of odd values in old databases."""
+    ip, first_seen, last_seen = row[:3]
     last_seen = as_int(last_seen, 0)
-    return ("" if ip is None else str(ip), as_int(first_seen, last_seen), last_seen)
+    source = "dyndns2" if row[3:] == ("dyndns2",) else "ipupdate"
+    return ("" if ip is None else str(ip), as_int(first_seen, last_seen), last_seen, source)
 
 
 def as_int(value, default):
@@ -388,9 +399,11 @@ def answer_ip(shown, families, config, now):
 
 
 def render_text(records, request, config, now, zone):
-    """history 0: NAME FAMILY ADDRESS LAST_SEEN [STALE], one line per name and family.
-    history K: NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE], K lines per
-    name and family, newest first; STALE goes on the newest."""
+    """history 0: NAME FAMILY ADDRESS LAST_SEEN [STALE] [dyndns2], one line per name
+    and family. history K: NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE]
+    [dyndns2], K lines per name and family, newest first; STALE goes on the
+    newest, dyndns2 (last: the fields before keep their places) on each period
+    a dyndns2 client began."""
     lines = []
     for record in records:
         stale = " STALE" if record.is_stale(now, config.stale_after_s) else ""
@@ -399,15 +412,21 @@ def render_text(records, request, config, now, zone):
             if not periods:
                 continue
             if not request.history:
-                ip, first_seen, last_seen = periods[0]
-                lines.append("%s ipv%d %s %s%s" % (word(record.name), family, word(ip),
-                                                   format_time(zone, last_seen), stale))
-            for index, (ip, first_seen, last_seen) in enumerate(periods[:request.history]):
-                lines.append("%s ipv%d %s %s %s %s%s" % (
+                ip, first_seen, last_seen, source = periods[0]
+                lines.append("%s ipv%d %s %s%s%s" % (word(record.name), family, word(ip),
+                                                     format_time(zone, last_seen), stale,
+                                                     text_mark(source)))
+            for index, (ip, first_seen, last_seen, source) in enumerate(
+                    periods[:request.history]):
+                lines.append("%s ipv%d %s %s %s %s%s%s" % (
                     word(record.name), family, word(ip), format_time(zone, first_seen),
                     format_time(zone, last_seen), duration(last_seen - first_seen),
-                    stale if index == 0 else ""))
+                    stale if index == 0 else "", text_mark(source)))
     return "".join(line + "\n" for line in lines)
+
+
+def text_mark(source):
+    return " " + SOURCE_MARK if source == "dyndns2" else ""
 
 
 def render_json(records, request, config, now):
@@ -415,9 +434,9 @@ def render_json(records, request, config, now):
     import json  # lazy: only format=json needs it
 
     def period_object(period):
-        ip, first_seen, last_seen = period
+        ip, first_seen, last_seen, source = period
         return {"ip": ip, "first_seen": first_seen, "last_seen": last_seen,
-                "held": max(0, last_seen - first_seen)}
+                "held": max(0, last_seen - first_seen), "source": source}
 
     names = []
     for record in records:
@@ -489,22 +508,23 @@ def render_html(records, request, config, now, zone, nothing):
             span_words(now - heard), when(heard)))
         for family in request.families:
             if family in record.periods:
-                ip, first_seen, last_seen = record.periods[family][0]
-                parts.append("<tr><th>IPv%d</th><td><code>%s</code></td><td>since %s</td>"
+                ip, first_seen, last_seen, source = record.periods[family][0]
+                parts.append("<tr><th>IPv%d</th><td><code>%s</code>%s</td><td>since %s</td>"
                              "<td>last seen %s</td></tr>\n" % (
-                                 family, escape(ip), when(first_seen), when(last_seen)))
+                                 family, escape(ip), html_mark(source), when(first_seen),
+                                 when(last_seen)))
         parts.append("</table>\n")
         if request.history:
             parts.append("<table>\n<caption>History, newest first</caption>\n<tr><th>Family"
                          "</th><th>Address</th><th>First seen</th><th>Last seen</th><th>Held"
                          "</th></tr>\n")
             for family in request.families:
-                for ip, first_seen, last_seen in record.periods.get(family, [])[
+                for ip, first_seen, last_seen, source in record.periods.get(family, [])[
                         :request.history]:
-                    parts.append("<tr><td>IPv%d</td><td><code>%s</code></td><td>%s</td><td>%s"
-                                 "</td><td>%s</td></tr>\n" % (
-                                     family, escape(ip), when(first_seen), when(last_seen),
-                                     duration(last_seen - first_seen)))
+                    parts.append("<tr><td>IPv%d</td><td><code>%s</code>%s</td><td>%s</td>"
+                                 "<td>%s</td><td>%s</td></tr>\n" % (
+                                     family, escape(ip), html_mark(source), when(first_seen),
+                                     when(last_seen), duration(last_seen - first_seen)))
             parts.append("</table>\n")
         parts.append("</section>\n")
     parts.append("<footer>Times in %s. A name is stale after %s without an update. Generated "
@@ -512,6 +532,10 @@ def render_html(records, request, config, now, zone, nothing):
                      escape(config.timezone), span_words(config.stale_after_s),
                      when(now)))
     return "".join(parts)
+
+
+def html_mark(source):
+    return " <small>(via %s)</small>" % SOURCE_MARK if source == "dyndns2" else ""
 
 
 # ---------------------------------------------------------------------------
@@ -581,9 +605,10 @@ Examples:
   getip_cgi.py --name home --family 4 --format ip  just the address
   getip_cgi.py --name home --history 5             its 5 newest periods
 
-Text lines: NAME FAMILY ADDRESS LAST_SEEN [STALE]; with --history:
-NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE]. The empty name shows
-as (unnamed) (pass --name '' to select it).
+Text lines: NAME FAMILY ADDRESS LAST_SEEN [STALE] [dyndns2]; with --history:
+NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE] [dyndns2]. The empty
+name shows as (unnamed) (pass --name '' to select it). dyndns2 marks a
+period that a dyndns2 client (a router) began.
 
 As a CGI program: put it beside ipupdate_server.py in the cgi-bin; it reads
 the same config. Query parameters: name, family, history, format, key.

@@ -21,6 +21,10 @@ document root, in ../ipupdate.conf by default), as a WSGI application
 After an update that changed an address it can run a program of yours, the
 on_change hook (docs/DNS.md: point a DNS name at the new address).
 
+Opt-in, per name: routers and ddclient/inadyn may report too, in their own
+protocol, dyndns2 (GET /nic/update, HTTP basic auth with a password of its
+own, HTTPS only unless allowed); their records are marked as theirs.
+
 Every MAC is compared in constant time; a message is accepted only if it is
 signed with the name's key, comes from the address it names, carries a time
 within the window of the server clock, and is newer than the last one accepted
@@ -49,6 +53,8 @@ DEFAULT_MAX_REFUSALS_PER_MINUTE = 30  # more from one source: 429 until it slows
 REFUSAL_WINDOW_S = 60             # ... counted over this many seconds
 REFUSAL_LOG_ROWS_PER_MINUTE = 120  # the log's share of disk writes, from all sources
 REFUSAL_BUSY_TIMEOUT_S = 1.0      # logging a refusal waits no longer for the lock
+DYNDNS2_PATH = "/nic/update"      # routers' dyndns2 updates (opt-in: a [dyndns2] section)
+DYNDNS2_MAX_HOSTNAMES = 20        # per request, as dyndns2's `numhost` has it
 CONFIG_ENV = "IPUPDATE_CONFIG"
 CONFIG_DEFAULT_RELATIVE = os.path.join("..", "ipupdate.conf")
 
@@ -89,6 +95,34 @@ def ip_reply_message(address, ts, nonce=None, now=None):
 def update_message(address, name, ts):
     """The signed part of a type=update request."""
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
+
+
+# dyndns2, the routers' protocol (docs/PROTOCOL.md, "dyndns2"): GET /nic/update?
+# hostname=H1,H2&myip=ADDR with HTTP basic auth, answered with one code per
+# hostname. Nothing is signed: the password itself crosses the network, so it
+# is a password of its own, never a key of the protocol above.
+
+def basic_auth_password(authorization):
+    """The password of an `Authorization: Basic ...` header, or None.
+    (The user name is not used: dyndns2 names the hostnames in the query.)"""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    import binascii  # lazy: only dyndns2 decodes base64 (cheaper than `base64`)
+    try:
+        decoded = binascii.a2b_base64(credentials.strip().encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError):
+        return None
+    user, separator, password = decoded.partition(":")
+    return password if separator else None
+
+
+def passwords_match(offered, expected):
+    """Constant time, as mac_matches(): a plain == leaks, through its timing,
+    how much of a guessed password is right. Bytes: compare_digest refuses
+    str that is not ASCII."""
+    import hmac  # lazy, see sign()
+    return hmac.compare_digest(offered.encode("utf-8"), expected.encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------
@@ -253,6 +287,51 @@ def peer_address(remote_addr, forwarded_for, trusted_proxies):
     return peer
 
 
+class Dyndns2Refused(Refused):
+    """A dyndns2 refusal: `code` is the dyndns2 return code that answers it.
+
+    `counted`: the request was an attempt to change a record, so it goes to
+    the refused-attempt log and counts toward the rate limit (as a refused
+    type=update does). `logged`: the error log gets a line for it (not for
+    a request without credentials, or not a GET: any browser sends those).
+    `hostname`: the one it concerns, if any.
+    """
+
+    def __init__(self, status, code, reason, counted=True, hostname="", logged=True):
+        Refused.__init__(self, status, reason)
+        self.code = code
+        self.counted = counted
+        self.hostname = hostname
+        self.logged = logged
+
+
+def dyndns2_address(myip, peer, trust_myip):
+    """The address a dyndns2 request asks to record: `myip`, or the peer's
+    address when myip is absent or empty (dyndns2's rule).
+
+    Unless trust_myip, myip must be the peer's address, as the signed address
+    of a type=update must: the record then says where the name was seen, not
+    what a password holder claimed (dyndns2 lets a router report any address).
+    """
+    if not myip:
+        return peer
+    import ipaddress  # lazy, see check_address()
+    try:
+        address = ipaddress.ip_address(myip)
+    except ValueError:
+        address = None
+    if address is None or getattr(address, "scope_id", None):
+        raise Dyndns2Refused(400, "badagent", "myip '%s' is not an IPv4 or IPv6 address"
+                             % printable(myip))
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address != peer and not trust_myip:
+        raise Dyndns2Refused(403, "badagent", "myip %s is not the address this request comes "
+                                              "from (%s), and dyndns2_trust_myip is off"
+                             % (address, peer))
+    return address
+
+
 # ---------------------------------------------------------------------------
 # Configuration: one INI file, read once per process into a Config.
 # ---------------------------------------------------------------------------
@@ -262,14 +341,16 @@ class ConfigError(Exception):
 
 
 class Config(object):
-    """Settings from the [ipupdate], [names] and [name:NAME] sections of the config file."""
+    """Settings from the [ipupdate], [names], [name:NAME] and [dyndns2] sections of the
+    config file."""
 
     SETTINGS = ("secret", "database", "window", "timezone", "trusted_proxies",
                 "allow_short_secrets", "stale_after", "view_key", "on_change", "hook_timeout",
-                "refused_log_rows", "max_refusals_per_minute")
+                "refused_log_rows", "max_refusals_per_minute",
+                "dyndns2_allow_plain_http", "dyndns2_trust_myip")
     NAME_SETTINGS = ("on_change", "hook_timeout")  # what a [name:NAME] section may set
 
-    def __init__(self, path, settings, name_keys, name_settings=None):
+    def __init__(self, path, settings, name_keys, name_settings=None, dyndns2_passwords=None):
         self.path = path
         self.secret = settings.get("secret") or None
         self.name_keys = name_keys
@@ -307,6 +388,14 @@ class Config(object):
                 raise ConfigError("%s shorter than %d characters (make one with "
                                   "'ipupdate_server.py genkey', or set allow_short_secrets "
                                   "= yes)" % (short[0], MIN_SECRET_CHARS))
+        # dyndns2, off unless a [dyndns2] section enables names: {name in lower
+        # case: (name as written, password)}. Hostnames are case-insensitive.
+        self.dyndns2 = dyndns2_entries(dyndns2_passwords or {},
+                                       [self.secret] + list(name_keys.values()))
+        self.dyndns2_allow_plain_http = parse_flag("dyndns2_allow_plain_http", settings.get(
+            "dyndns2_allow_plain_http", "no"))
+        self.dyndns2_trust_myip = parse_flag("dyndns2_trust_myip", settings.get(
+            "dyndns2_trust_myip", "no"))
 
     def key_for(self, name):
         """The key that signs messages of `name`: its own if listed, else the shared secret."""
@@ -345,6 +434,45 @@ def parse_count(setting, text):
     if not text or not set(text) <= DIGITS or len(text) > 9:
         raise ConfigError("%s must be a whole number (0 turns it off)" % setting)
     return int(text)
+
+
+def parse_flag(setting, text):
+    """yes/no (true/false, on/off, 1/0). Anything else is an error, not a guess."""
+    value = {"yes": True, "true": True, "on": True, "1": True,
+             "no": False, "false": False, "off": False, "0": False}.get(text.strip().lower())
+    if value is None:
+        raise ConfigError("%s must be yes or no" % setting)
+    return value
+
+
+def dyndns2_entries(passwords, keys):
+    """{name in lower case: (name, password)} from the [dyndns2] section.
+
+    A dyndns2 password crosses the network as it is, at every update (HTTP
+    basic auth), and routers keep it in their own settings: so it must be long
+    (whatever allow_short_secrets says, which exists for the original's old
+    passwords), and never one of the keys of the ipupdate protocol, which
+    never leave their machines.
+    """
+    entries = {}
+    for name, password in sorted(passwords.items()):
+        try:
+            check_name(name)
+        except Refused:
+            raise ConfigError("[dyndns2] entry '%s' is not a valid name" % printable(name))
+        if name.lower() in entries:
+            raise ConfigError("[dyndns2] names '%s' and '%s' differ only in case (hostnames "
+                              "are case-insensitive)" % (entries[name.lower()][0], name))
+        if len(password) < MIN_SECRET_CHARS:
+            raise ConfigError("dyndns2 password of name '%s' shorter than %d characters "
+                              "(make one with 'ipupdate_server.py genkey')"
+                              % (name, MIN_SECRET_CHARS))
+        if password in keys:
+            raise ConfigError("dyndns2 password of name '%s' is also a key in [ipupdate] or "
+                              "[names]: give dyndns2 a password of its own (its clients send "
+                              "it as it is, and the key must never leave its machines)" % name)
+        entries[name.lower()] = (name, password)
+    return entries
 
 
 def parse_networks(text):
@@ -398,9 +526,9 @@ def load_config(path):
     for section in parser.sections():
         if section.startswith("name:"):
             name_settings[section[len("name:"):]] = dict(parser.items(section))
-        elif section not in ("ipupdate", "names"):
+        elif section not in ("ipupdate", "names", "dyndns2"):
             raise ConfigError("config file %s: unknown section [%s] (expected [ipupdate], "
-                              "[names], [name:NAME])" % (path, printable(section)))
+                              "[names], [name:NAME], [dyndns2])" % (path, printable(section)))
     settings = dict(parser.items("ipupdate"))
     for setting in settings:
         if setting not in Config.SETTINGS:
@@ -415,9 +543,10 @@ def load_config(path):
                               % (path, printable(name)))
         if not key:
             raise ConfigError("config file %s: name '%s' has an empty key" % (path, name))
-    if not settings.get("secret") and not name_keys:
+    dyndns2 = dict(parser.items("dyndns2")) if parser.has_section("dyndns2") else {}
+    if not settings.get("secret") and not name_keys and not dyndns2:
         raise ConfigError("config file %s: set 'secret' in [ipupdate] or a key per name "
-                          "in [names]" % path)
+                          "in [names] (or a dyndns2 password per name in [dyndns2])" % path)
     for name, options in sorted(name_settings.items()):
         try:
             check_name(name)
@@ -429,11 +558,11 @@ def load_config(path):
                 raise ConfigError("config file %s: unknown setting '%s' in [name:%s] "
                                   "(expected %s)" % (path, printable(setting), name,
                                                      ", ".join(Config.NAME_SETTINGS)))
-        if name not in name_keys and not settings.get("secret"):
+        if name not in name_keys and name not in dyndns2 and not settings.get("secret"):
             # Most likely a typo: a section for a name that no key can ever sign.
             raise ConfigError("config file %s: [name:%s]: no key signs this name (add it "
                               "to [names], or set 'secret' in [ipupdate])" % (path, name))
-    return Config(path, settings, name_keys, name_settings)
+    return Config(path, settings, name_keys, name_settings, dyndns2)
 
 
 # ---------------------------------------------------------------------------
@@ -484,7 +613,7 @@ def open_database(path, readonly=False):
         raise DatabaseUnavailable("cannot open database %s: %s" % (path, error))
 
 
-def record_update(connection, family, name, address, ts):
+def record_update(connection, family, name, address, ts, source=None, latest_ts=None):
     """Store an authenticated update; return (the OK line, the previous address),
     or refuse a replay. The previous address is None when the address did not
     change, and "" when the name had none in this family.
@@ -492,6 +621,14 @@ def record_update(connection, family, name, address, ts):
     BEGIN IMMEDIATE takes the write lock before the replay check reads, so the
     check and the write are one step: of many copies of one message sent at
     once, exactly one is accepted.
+
+    dyndns2 requests carry no time: their ts is the server's clock, and they
+    give `latest_ts`. A ts not newer than the last accepted one (two updates
+    in one second, or an ipupdate client whose clock is ahead) is then raised
+    to one past it, as long as that is at most latest_ts, so the times of a
+    name stay strictly increasing. A row inserted with a `source` is marked
+    with it, in a column added on first use (NULL: the ipupdate protocol, or
+    the original, whose INSERT names its columns and so is not disturbed).
     """
     import sqlite3  # lazy, see open_database()
     table = FAMILY_TABLES[family]
@@ -505,6 +642,8 @@ def record_update(connection, family, name, address, ts):
             # older messages when the address changed, so its rows are not ordered.
             (last_ts,) = connection.execute(
                 "SELECT MAX(timestamp) FROM %s WHERE name = ?" % table, (name,)).fetchone()
+            if latest_ts is not None and last_ts is not None and int(last_ts) < latest_ts:
+                ts = max(ts, int(last_ts) + 1)
             if last_ts is not None and ts <= int(last_ts):
                 raise Refused(409, "replayed or out-of-order message: ts %d is not newer "
                                    "than the last accepted ts %d for this name"
@@ -517,9 +656,12 @@ def record_update(connection, family, name, address, ts):
                                    (ts, newest[0]))
                 outcome, previous = "OK: Timestamp updated", None
             else:
-                connection.execute(
-                    "INSERT INTO %s (ip, name, first_seen, timestamp) VALUES (?, ?, ?, ?)"
-                    % table, (address, name, ts, ts))
+                columns, values = "ip, name, first_seen, timestamp", (address, name, ts, ts)
+                if source is not None:
+                    add_source_column(connection, table)
+                    columns, values = columns + ", source", values + (source,)
+                connection.execute("INSERT INTO %s (%s) VALUES (%s)" % (
+                    table, columns, ", ".join("?" * len(values))), values)
                 outcome = "OK: New IP updated"
                 previous = (newest[1] if newest else None) or ""
             connection.execute("COMMIT")
@@ -530,6 +672,12 @@ def record_update(connection, family, name, address, ts):
             raise
     except sqlite3.Error as error:
         raise DatabaseUnavailable("database %s: %s" % (table, error))
+
+
+def add_source_column(connection, table):
+    """Give a history table the column `source` (how its rows were reported), once."""
+    if "source" not in [row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)]:
+        connection.execute("ALTER TABLE %s ADD COLUMN source VARCHAR" % table)
 
 
 # The refused-attempt log: a table of ours beside the original's two, which it
@@ -836,6 +984,72 @@ def note_refusal(config, fields, peer, refusal, now, log_line):
     return TooManyRefusals(retry_after_s) if retry_after_s else refusal
 
 
+def answer_dyndns2(params, password, peer, config, now, on_change=None):
+    """Answer one dyndns2 update: its query parameters, the password of its
+    basic auth, peer address, clock and config in; one (code line, refusal or
+    None) per hostname out, in the order of the hostnames. Codes: "good ADDR"
+    (a new address recorded), "nochg ADDR" (the same address: its time
+    raised), "notfqdn", "nohost", "dnserr". A refusal of the request as a
+    whole (badauth, badagent, numhost, notfqdn with no hostname at all) raises
+    Dyndns2Refused. Parameters other than hostname and myip are ignored.
+
+    The rules of type=update, as far as a protocol without signatures or
+    times allows: the password is checked in constant time; the address is
+    the peer's (see dyndns2_address()); the time is the server's (so no
+    window and no replay check: that takes a signature, see PROTOCOL.md).
+    """
+    # Every password is compared, each in constant time: neither which one
+    # matched nor how much of one shows in the time taken.
+    matches = [key for key, (_, expected) in sorted(config.dyndns2.items())
+               if passwords_match(password, expected)]
+    if not matches:
+        raise Dyndns2Refused(401, "badauth", "wrong dyndns2 password")
+    hostnames = params.get("hostname", "")
+    if not hostnames:
+        raise Dyndns2Refused(400, "notfqdn", "no hostname given")
+    hostnames = hostnames.split(",")
+    if len(hostnames) > DYNDNS2_MAX_HOSTNAMES:
+        raise Dyndns2Refused(400, "numhost", "%d hostnames in one request (at most %d)"
+                             % (len(hostnames), DYNDNS2_MAX_HOSTNAMES))
+    if len(set(hostname.lower() for hostname in hostnames)) < len(hostnames):
+        raise Dyndns2Refused(400, "numhost", "a hostname given twice in one request")
+    address = dyndns2_address(params.get("myip", ""), peer, config.dyndns2_trust_myip)
+    results = []
+    for hostname in hostnames:
+        try:
+            if not check_name(hostname):  # the empty name is ours, not a hostname
+                raise Refused(400, "empty hostname")
+        except Refused:
+            results.append(("notfqdn", Dyndns2Refused(
+                400, "notfqdn", "'%s' is not a hostname" % printable(hostname),
+                hostname=hostname)))
+            continue
+        if hostname.lower() not in matches:
+            # Not enabled for dyndns2, or with another password: the same
+            # answer, so a password tells nothing about other names.
+            results.append(("nohost", Dyndns2Refused(
+                404, "nohost", "name '%s' is not enabled for dyndns2 with this password"
+                % hostname, hostname=hostname)))
+            continue
+        name = config.dyndns2[hostname.lower()][0]
+        connection = open_database(config.database)
+        try:
+            outcome, previous = record_update(connection, address.version, name, str(address),
+                                              now, "dyndns2", now + config.window_s)
+        except Refused:  # not newer than the last update, even one second after it
+            results.append(("dnserr", Dyndns2Refused(
+                409, "dnserr", "the last update of name '%s' is timestamped more than the "
+                               "window (%d s) ahead of the server clock: check the clocks"
+                % (name, config.window_s), counted=False, hostname=hostname)))
+            continue
+        finally:
+            connection.close()
+        if previous is not None and on_change is not None:
+            on_change(name, address.version, previous, str(address))  # as answer_update()
+        results.append(("%s %s" % ("nochg" if previous is None else "good", address), None))
+    return results
+
+
 # ---------------------------------------------------------------------------
 # WSGI application: HTTP checks around answer(). The same code runs as CGI,
 # under `serve`, and under any WSGI server (mod_wsgi, gunicorn).
@@ -893,8 +1107,11 @@ def read_post(environ):
 def make_application(config=None, clock=time.time):
     """A WSGI application. With `config` it uses that; without, it reads the
     config file for each request (so a CGI or WSGI host picks up edits)."""
+    dyndns2 = make_dyndns2_application(config, clock)
 
     def application(environ, start_response):
+        if environ.get("PATH_INFO") == DYNDNS2_PATH:
+            return dyndns2(environ, start_response)
         peer = environ.get("REMOTE_ADDR", "?")
         fields = {}
         try:
@@ -932,6 +1149,117 @@ def make_application(config=None, clock=time.time):
             return send(start_response, 503, "Error: database unavailable, try again later")
 
     return application
+
+
+def make_dyndns2_application(config=None, clock=time.time):
+    """The WSGI application for dyndns2 (make_application hands it the requests
+    for DYNDNS2_PATH). Answers are dyndns2's plain-text codes: one line per
+    hostname with 200, or one code for the whole request with its own status
+    (docs/PROTOCOL.md has the table)."""
+
+    def application(environ, start_response):
+        def log_line(line):
+            log(environ, line)
+
+        peer = environ.get("REMOTE_ADDR", "?")
+        try:
+            active = config or load_config(find_config_path(environ))
+            if not active.dyndns2:
+                return send(start_response, 404, "Error: dyndns2 is not enabled on this server "
+                                                 "(no names in a [dyndns2] section)")
+            peer = peer_address(peer, environ.get("HTTP_X_FORWARDED_FOR", ""),
+                                active.trusted_proxies)
+            now = int(clock())
+            status, params = 200, {}
+            try:
+                params, password = read_dyndns2(environ, active)
+                results = answer_dyndns2(params, password, peer, active, now,
+                                         on_change=lambda *change: run_change_hook(
+                                             active, change, log_line))
+            except Dyndns2Refused as refusal:  # the request as a whole: one code
+                refusal.hostname = refusal.hostname or params.get("hostname", "")
+                status, results = refusal.status, [(refusal.code, refusal)]
+            refusals = [refusal for _, refusal in results if refusal is not None]
+            counted = [refusal for refusal in refusals if refusal.counted]
+            limited = None
+            if counted:  # one entry in the refused-attempt log per request, as for type=update
+                limited = note_refusal(
+                    active, {"name": counted[0].hostname}, peer,
+                    Refused(counted[0].status, "dyndns2: " + counted[0].reason), now, log_line)
+            if isinstance(limited, TooManyRefusals):
+                # Not logged, as for type=update: a flood must not fill the log.
+                retry = [("Retry-After", str(limited.retry_after_s))]
+                if all(refusal is not None for _, refusal in results):
+                    return send(start_response, 429, "abuse", retry)
+                lines = ["abuse" if refusal is not None and refusal.counted else line
+                         for line, refusal in results]
+                return send(start_response, 200, "\n".join(lines), retry)
+            for refusal in refusals:
+                if refusal.logged:
+                    log_line("refused dyndns2 update from %s for name '%s': %s" % (
+                        peer, printable(refusal.hostname), refusal.reason))
+            extra = {401: [("WWW-Authenticate", 'Basic realm="ipupdate dyndns2"')],
+                     405: [("Allow", "GET")]}.get(status, [])
+            return send(start_response, status, "\n".join(line for line, _ in results), extra)
+        except Refused as refusal:  # from peer_address(): no usable peer address
+            log_line("error: %s" % refusal.reason)
+            return send(start_response, refusal.status,
+                        "911" if refusal.status >= 500 else "badagent")
+        except ConfigError as error:
+            log_line("configuration error: %s" % error)
+            return send(start_response, 500, "911")
+        except DatabaseUnavailable as error:
+            log_line("database error: %s" % error)
+            return send(start_response, 503, "911")
+
+    return application
+
+
+def read_dyndns2(environ, config):
+    """(query parameters, basic auth password) of a dyndns2 request; a
+    refusal of the request as a whole raises Dyndns2Refused."""
+    if environ.get("REQUEST_METHOD") != "GET":
+        raise Dyndns2Refused(405, "badagent", "only GET is accepted at " + DYNDNS2_PATH,
+                             counted=False, logged=False)
+    try:
+        query = environ.get("QUERY_STRING", "").encode("ascii")
+        pieces = [piece for piece in query.split(b"&") if piece]  # "a=1&&b=2&" is harmless
+        params = single_fields(parse_form(b"&".join(pieces)))
+    except UnicodeEncodeError:
+        raise Dyndns2Refused(400, "badagent", "the query string must be percent-encoded ASCII")
+    except Refused as refusal:
+        raise Dyndns2Refused(400, "badagent", "query string: " + refusal.reason)
+    if not (config.dyndns2_allow_plain_http or arrived_over_https(environ,
+                                                                   config.trusted_proxies)):
+        # Basic auth sends the password itself, readable by anyone on the path
+        # and good for any number of requests: refuse, so the mistake shows on
+        # the first try, not after months of updates. (A guard against a
+        # mistake, not an attacker: it does not unsend this one.)
+        raise Dyndns2Refused(403, "badagent", "refused over plain HTTP: the password would "
+                                              "cross the network readable (use https://, or "
+                                              "set dyndns2_allow_plain_http = yes)",
+                             hostname=params.get("hostname", ""))
+    password = basic_auth_password(environ.get("HTTP_AUTHORIZATION", ""))
+    if password is None:
+        raise Dyndns2Refused(401, "badauth", "no credentials (HTTP basic auth)",
+                             counted=False, logged=False)
+    return params, password
+
+
+def arrived_over_https(environ, trusted_proxies):
+    """True when the request came over HTTPS: the web server says so (CGI's
+    HTTPS=on, WSGI's url_scheme), or a trusted proxy, in X-Forwarded-Proto
+    (which it must set, not pass on: from anyone else the header is ignored)."""
+    if environ.get("wsgi.url_scheme") == "https":
+        return True
+    if not trusted_proxies:
+        return False
+    try:
+        direct = parse_peer(environ.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return (any(direct in network for network in trusted_proxies)
+            and environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower() == "https")
 
 
 def run_change_hook(config, change, log_line):
@@ -1067,21 +1395,29 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
             def start_response(status, headers, exc_info=None):
                 response[:] = [status, headers]
 
+            # Two lengths: which one a proxy in front of us went by is anyone's
+            # guess (request smuggling). Refuse, and close the connection.
+            two_lengths = len(self.headers.get_all("Content-Length") or ()) > 1
             try:
-                body = b"".join(app(environ, start_response))
+                if two_lengths:
+                    body = send(start_response, 400, "Error: more than one Content-Length")[0]
+                else:
+                    body = b"".join(app(environ, start_response))
             except OSError:
                 raise  # the connection failed or timed out: nobody to answer
             except Exception:
                 import traceback  # lazy: only for the error log, never for the peer
                 sys.stderr.write("ipupdate: internal error\n" + traceback.format_exc())
                 body = send(start_response, 500, "Error: internal error")[0]
-            self.connection.settimeout(timeout_s)  # for the answer, whole
+            self.connection.settimeout(timeout_s)  # writing: a plain timeout again
             status, headers = response
+            if self.command == "HEAD":
+                body = b""  # whatever the application made: a body would end the exchange
             # A refused request may leave its body unread: the connection cannot
             # be reused after that, so close it.
             consumed = environ.get("ipupdate.body_read", False)
-            if self.headers.get("Transfer-Encoding") or (length.strip() not in ("", "0")
-                                                        and not consumed):
+            if two_lengths or self.headers.get("Transfer-Encoding") or (
+                    length.strip() not in ("", "0") and not consumed):
                 self.close_connection = True
                 headers = headers + [("Connection", "close")]
             head = "HTTP/1.1 %s\r\n" % status + "".join("%s: %s\r\n" % h for h in headers)
@@ -1100,7 +1436,7 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
         # socketserver's default backlog is 5: a burst of connections (many
         # clients, or someone opening many on purpose) overflows it, and each
         # dropped SYN costs the client a second or more before it retries.
-        request_queue_size = 128
+        request_queue_size = socket.SOMAXCONN
 
         def server_bind(self):
             if self.address_family == socket.AF_INET6:
@@ -1249,6 +1585,12 @@ IPUPDATE_CONFIG environment variable. A minimal config:
   secret = <output of: python3 ipupdate_server.py genkey>
   database = ipupdate.sqlite      ; relative to the config file
 
+Routers (dyndns2, off unless configured): a password per name, its own, and
+the URL https://example.org/cgi-bin/ipupdate_server.py/nic/update:
+
+  [dyndns2]
+  home.example.org = <another output of genkey>
+
 Local use:
   python3 ipupdate_server.py genkey
   python3 ipupdate_server.py serve --config ipupdate.conf --port 8080
@@ -1348,11 +1690,13 @@ def main(argv):
 
 
 def serve_application(config):
-    """Updates on POST, the viewer (getip_cgi.py beside this file) on GET."""
+    """Updates on POST (and dyndns2's GETs at DYNDNS2_PATH), the viewer
+    (getip_cgi.py beside this file) on other GETs."""
     updates = make_application(config)
 
     def application(environ, start_response):
-        if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
+                environ.get("PATH_INFO") != DYNDNS2_PATH:
             try:
                 import getip_cgi  # lazy: only the viewer's requests need it
             except ImportError as error:

@@ -3,6 +3,7 @@ real database. Exit codes follow the monitoring-plugins convention."""
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -70,8 +71,11 @@ class FreshNamesTest(CheckHarness, unittest.TestCase):
         self.store("home", "198.51.100.4", now() - STALE_AGE_S)
         ts = now() - 30
         self.store("home", "2001:db8::7", ts, "log_ipv6")
-        self.assertEqual(self.check("-v"), (0, "OK home: last heard %s UTC, 30s ago, from "
-                                               "2001:db8::7\n" % utc(ts), ""))
+        status, out, errors = self.check("-v")
+        # "30s ago", or a few seconds more on a busy machine: the point is the family.
+        self.assertEqual((status, errors), (0, ""))
+        self.assertRegex(out, r"^OK home: last heard %s UTC, 3[0-5]s ago, from 2001:db8::7\n$"
+                         % re.escape(utc(ts)))
 
     def test_silent_for_exactly_stale_after_is_not_yet_stale(self):
         self.configure("[ipupdate]\nsecret = %s\nstale_after = 1d\n" % KEY)

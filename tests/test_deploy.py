@@ -58,6 +58,10 @@ TESTED_RECIPES = {
     "upgrade-config": "ApacheCgiTest, NginxCgiTest, UpgradeThroughServeTest",
     "apache-old-urls": "ApacheCgiTest",
     "nginx-old-urls": "NginxCgiTest",
+    "dyndns2-config": "test_dyndns2.ApacheDyndns2Test",
+    "apache-dyndns2": "test_dyndns2.ApacheDyndns2Test",
+    "ddclient-conf": "test_dyndns2.RealClientsThroughServeTest, test_dyndns2.ApacheDyndns2Test",
+    "inadyn-conf": "test_dyndns2.RealClientsThroughServeTest",
 }
 
 

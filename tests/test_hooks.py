@@ -286,7 +286,8 @@ class HookConfigurationTest(HookHarness, unittest.TestCase):
     def test_unknown_section_names_the_expected_ones(self):
         self.assertEqual(self.serve_error(extra="[hooks]\non_change = x\n"),
                          "ipupdate_server.py: config file %s: unknown section [hooks] "
-                         "(expected [ipupdate], [names], [name:NAME])\n" % self.config)
+                         "(expected [ipupdate], [names], [name:NAME], [dyndns2])\n"
+                         % self.config)
 
 
 class LazyImportTest(HookHarness, unittest.TestCase):

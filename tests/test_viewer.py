@@ -183,10 +183,11 @@ class CurrentAddressTest(ViewerTestCase):
         document = json.loads(body)
         self.assertIsInstance(document.pop("generated"), int)
         newest_v4 = {"ip": "192.0.2.200", "first_seen": T0 + 7300, "last_seen": T0 + 190950,
-                     "held": 183650}
+                     "held": 183650, "source": "ipupdate"}
         v6 = {"ip": "2001:db8::1", "first_seen": T0 + 100, "last_seen": T0 + 7000,
-              "held": 6900}
-        office = {"ip": "192.0.2.1", "first_seen": T0, "last_seen": T0 + 60, "held": 60}
+              "held": 6900, "source": "ipupdate"}
+        office = {"ip": "192.0.2.1", "first_seen": T0, "last_seen": T0 + 60, "held": 60,
+                  "source": "ipupdate"}
         self.assertEqual(document, {
             "timezone": "UTC", "stale_after": 3153600000,
             "names": [
@@ -194,7 +195,7 @@ class CurrentAddressTest(ViewerTestCase):
                  "ipv4": newest_v4, "ipv6": v6,
                  "history": {"ipv4": [newest_v4, {
                      "ip": "203.0.113.7", "first_seen": T0 + 3700, "last_seen": T0 + 7200,
-                     "held": 3500}], "ipv6": [v6]}},
+                     "held": 3500, "source": "ipupdate"}], "ipv6": [v6]}},
                 {"name": "office", "stale": False, "last_heard": T0 + 60,
                  "ipv4": office, "ipv6": None, "history": {"ipv4": [office], "ipv6": []}},
             ]})
@@ -205,7 +206,7 @@ class CurrentAddressTest(ViewerTestCase):
         self.assertEqual(entries, [{
             "name": "home", "stale": False, "last_heard": T0 + 190950, "ipv4": None,
             "ipv6": {"ip": "2001:db8::1", "first_seen": T0 + 100, "last_seen": T0 + 7000,
-                     "held": 6900},
+                     "held": 6900, "source": "ipupdate"},
             "history": {"ipv4": [], "ipv6": []}}])
 
     def test_html_shows_each_name_its_addresses_and_its_history(self):
@@ -681,7 +682,8 @@ class LocalServerTest(unittest.TestCase):
         entry = json.loads(body)["names"][0]
         self.assertEqual((entry["name"], entry["stale"], entry["ipv4"]),
                          ("home", False, {"ip": "127.0.0.1", "first_seen": self.ts[0],
-                                          "last_seen": self.ts[1], "held": 50}))
+                                          "last_seen": self.ts[1], "held": 50,
+                                          "source": "ipupdate"}))
         status, headers, body = self.get(headers={"Accept": "text/html,*/*;q=0.8"})
         self.assertEqual((status, headers["content-type"]), (200, "text/html; charset=utf-8"))
         self.assertIn("<h2>home</h2>\n<p>Last heard less than a minute ago, at %s.</p>"
