@@ -499,42 +499,70 @@ def find_config_path(environ=None):
     return os.path.normpath(os.path.join(here, CONFIG_DEFAULT_RELATIVE))
 
 
+def read_ini(text, path):
+    """{section: {setting: value}} from INI text, as configparser reads it
+    (delimiter '=' or ':', full-line '#' or ';' comments, names kept as
+    written, no interpolation), but stricter: a value must fit on its line
+    and nothing may appear twice.
+
+    Not configparser itself: it imports re, enum and collections, which cost
+    a CGI request more than everything else it does (docs/PERFORMANCE.md).
+    tests/test_config.py checks this against configparser on the same files.
+    Error messages name lines, never quote them: a line may hold a key.
+    """
+    sections, current = {}, None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        where = "config file %s: line %d" % (path, number)
+        if line[0] in " \t":
+            raise ConfigError(where + " is indented (a value must fit on one line)")
+        if stripped[0] == "[":
+            if not stripped.endswith("]") or len(stripped) < 3:
+                raise ConfigError(where + ": cannot parse it")
+            current = stripped[1:-1]
+            if current in sections:
+                raise ConfigError(where + ": section [%s] appears twice" % printable(current))
+            sections[current] = {}
+            continue
+        if current is None:
+            raise ConfigError(where + " comes before any [section]")
+        cut = min(position for position in (stripped.find("="), stripped.find(":"),
+                                            len(stripped)) if position >= 0)
+        setting, value = stripped[:cut].rstrip(), stripped[cut + 1:].lstrip()
+        if cut == len(stripped) or not setting:
+            raise ConfigError(where + ": cannot parse it (expected 'setting = value')")
+        if setting in sections[current]:
+            raise ConfigError(where + ": '%s' appears twice in [%s]"
+                              % (printable(setting), printable(current)))
+        sections[current][setting] = value
+    return sections
+
+
 def load_config(path):
-    import configparser  # lazy: `genkey` and --help need no config
-    # Raw: keys may contain '%'. Case-preserving: names are matched exactly.
-    parser = configparser.RawConfigParser(strict=True, empty_lines_in_values=False)
-    parser.optionxform = str
     try:
         with open(path, encoding="utf-8") as config_file:
-            parser.read_file(config_file)
+            sections = read_ini(config_file.read(), path)
     except OSError as error:
         raise ConfigError("cannot read config file %s: %s" % (path, error.strerror))
     except UnicodeDecodeError:
         raise ConfigError("config file %s is not UTF-8" % path)
-    except configparser.MissingSectionHeaderError as error:
-        raise ConfigError("config file %s: line %d comes before any [section]"
-                          % (path, error.lineno))
-    except configparser.ParsingError as error:
-        # Its message quotes the line, which may hold a key.
-        lines = ", ".join(str(line) for line, _ in getattr(error, "errors", ()))
-        raise ConfigError("config file %s: cannot parse line %s" % (path, lines or "?"))
-    except configparser.Error as error:  # duplicates: the message names, never values
-        raise ConfigError("config file %s: %s" % (path, str(error).splitlines()[0]))
-    if not parser.has_section("ipupdate"):
+    if "ipupdate" not in sections:
         raise ConfigError("config file %s has no [ipupdate] section" % path)
     name_settings = {}
-    for section in parser.sections():
+    for section in sections:
         if section.startswith("name:"):
-            name_settings[section[len("name:"):]] = dict(parser.items(section))
+            name_settings[section[len("name:"):]] = sections[section]
         elif section not in ("ipupdate", "names", "dyndns2"):
             raise ConfigError("config file %s: unknown section [%s] (expected [ipupdate], "
                               "[names], [name:NAME], [dyndns2])" % (path, printable(section)))
-    settings = dict(parser.items("ipupdate"))
+    settings = sections["ipupdate"]
     for setting in settings:
         if setting not in Config.SETTINGS:
             raise ConfigError("config file %s: unknown setting '%s' in [ipupdate]"
                               % (path, setting))
-    name_keys = dict(parser.items("names")) if parser.has_section("names") else {}
+    name_keys = sections.get("names", {})
     for name, key in name_keys.items():
         try:
             check_name(name)
@@ -543,7 +571,7 @@ def load_config(path):
                               % (path, printable(name)))
         if not key:
             raise ConfigError("config file %s: name '%s' has an empty key" % (path, name))
-    dyndns2 = dict(parser.items("dyndns2")) if parser.has_section("dyndns2") else {}
+    dyndns2 = sections.get("dyndns2", {})
     if not settings.get("secret") and not name_keys and not dyndns2:
         raise ConfigError("config file %s: set 'secret' in [ipupdate] or a key per name "
                           "in [names] (or a dyndns2 password per name in [dyndns2])" % path)
@@ -1693,21 +1721,33 @@ def serve_application(config):
     """Updates on POST (and dyndns2's GETs at DYNDNS2_PATH), the viewer
     (getip_cgi.py beside this file) on other GETs."""
     updates = make_application(config)
+    viewer = viewer_application(config)
 
     def application(environ, start_response):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
                 environ.get("PATH_INFO") != DYNDNS2_PATH:
-            try:
-                import getip_cgi  # lazy: only the viewer's requests need it
-            except ImportError as error:
-                if error.name != "getip_cgi":
-                    raise  # the viewer is there but broken: say so, don't hide it
-                return send(start_response, 404, "Error: the viewer getip_cgi.py is not "
-                                                 "installed beside ipupdate_server.py")
-            return getip_cgi.make_application(config)(environ, start_response)
+            return viewer(environ, start_response)
         return updates(environ, start_response)
 
     return application
+
+
+def viewer_application(config):
+    """getip_cgi.py's application, from beside this file, or one that says it is missing."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.append(here)  # `python3 -I` leaves the script's directory out
+    try:
+        import getip_cgi  # lazy: only `serve` shows the viewer
+    except ImportError as error:
+        if error.name != "getip_cgi":
+            raise  # the viewer is there but broken: say so, don't hide it
+
+        def missing(environ, start_response):
+            return send(start_response, 404, "Error: the viewer getip_cgi.py is not "
+                                             "installed beside ipupdate_server.py")
+        return missing
+    return getip_cgi.make_application(config)
 
 
 if __name__ == "__main__":

@@ -406,7 +406,7 @@ class CgiConfigurationTest(unittest.TestCase):
 
     def test_unparsable_line_is_reported_without_its_content(self):
         errors = self.run_with("[ipupdate]\nsecret = %s\nthis line holds %s\n" % (KEY, KEY))
-        self.assertIn("cannot parse line 3", errors)
+        self.assertIn("line 3: cannot parse it", errors)
         self.assertNotIn(KEY, errors)
 
     def test_unknown_setting_is_reported(self):
