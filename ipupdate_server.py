@@ -28,7 +28,13 @@ own, HTTPS only unless allowed); their records are marked as theirs.
 Every MAC is compared in constant time; a message is accepted only if it is
 signed with the name's key, comes from the address it names, carries a time
 within the window of the server clock, and is newer than the last one accepted
-for that name. Read it: it is short on purpose.
+for that name.
+
+About 1,750 lines, in sections that read top to bottom: protocol, validation,
+configuration, storage, hooks, the request handler, WSGI, the CGI and HTTP
+adapters, `check`, the command line. What stands between a forged message and
+your record is the protocol, validation and handler sections, and
+record_update(): read those before you trust it with a key.
 """
 
 import os
