@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """getip_cgi.py - show the addresses ipupdate_server.py recorded, and their history.
 
-One file, standard library only, Python 3.6 to 3.13; about 600 lines, read it.
+One file, standard library only, Python 3.6 to 3.13; about 800 lines, read it.
 It is the GET side of ipupdate (the original's getip.php) and only ever reads
 the database. It runs:
 
@@ -11,9 +11,11 @@ the database. It runs:
 
 Per name it shows the newest IPv4 and IPv6 address and when the name last
 reported it, in the configured time zone, and marks the name STALE when it has
-been silent for longer than `stale_after`. Formats: text (one line per name and
-family, for shell scripts), ip (the bare address), json, html (what a browser
-gets). With `view_key` in the config, every request must carry that key.
+been silent for longer than `stale_after`; json and html also count the update
+attempts for it that the server refused in the last 24 hours. Formats: text
+(one line per name and family, for shell scripts), ip (the bare address), json,
+html (what a browser gets). With `view_key` in the config, every request must
+carry that key.
 docs/VIEWER.md has the parameters, the JSON shape and the measurements.
 """
 
@@ -28,7 +30,8 @@ if HERE not in sys.path:
     sys.path.append(HERE)  # appended, not prepended: never shadow the standard library
 from ipupdate_server import (  # noqa: E402
     DIGITS, FAMILY_TABLES, STATUS_LINES, ConfigError, DatabaseUnavailable, Refused,
-    find_config_path, load_config, log, open_database, percent_decode, printable, run_cgi)
+    basic_auth_password, find_config_path, load_config, log, open_database,
+    passwords_match, percent_decode, printable, run_cgi)
 
 # Like the server, this file imports nothing else at module level: a CGI
 # request pays for every import, so each format imports only what it uses.
@@ -133,7 +136,8 @@ def prefers_html(accept):
 
 def check_view_key(view_key, offered_key, authorization):
     """Refuse unless the request carries the configured view key, as ?key= or
-    as the password of HTTP basic auth. No view key configured: public."""
+    as the password of HTTP basic auth (decoded by the server's dyndns2 code:
+    any user name). No view key configured: public."""
     if not view_key:
         return
     if offered_key is None:
@@ -141,32 +145,19 @@ def check_view_key(view_key, offered_key, authorization):
     if offered_key is None:
         raise Refused(401, "this viewer needs the view key: pass it as ?key=KEY or as "
                            "the password of HTTP basic auth")
-    import hmac  # lazy: only viewers with a view key compare one
-    # compare_digest: a plain == would leak, through its timing, how much of a
-    # guessed key is right. Bytes, because it refuses non-ASCII str.
-    if not hmac.compare_digest(offered_key.encode("utf-8"), view_key.encode("utf-8")):
+    # passwords_match: hmac.compare_digest, because a plain == would leak, through
+    # its timing, how much of a guessed key is right.
+    if not passwords_match(offered_key, view_key):
         raise Refused(401, "wrong view key")
 
 
-def basic_auth_password(authorization):
-    """The password of an `Authorization: Basic ...` header, or None."""
-    scheme, _, credentials = authorization.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    import binascii  # lazy: only basic auth decodes base64 (cheaper than `base64`)
-    try:
-        decoded = binascii.a2b_base64(credentials.strip().encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError):
-        return None
-    user, separator, password = decoded.partition(":")
-    return password if separator else None
-
-
 # ---------------------------------------------------------------------------
-# Storage: read-only queries, each an index seek on (name, id).
+# Storage: read-only queries, each an index seek: on (name, id) in the history
+# tables, on (name, time) in the server's log of refused updates.
 # ---------------------------------------------------------------------------
 
-SCHEMA_SQL = "SELECT name FROM sqlite_master WHERE tbl_name IN ('log_ipv4', 'log_ipv6')"
+SCHEMA_SQL = ("SELECT name FROM sqlite_master "
+              "WHERE tbl_name IN ('log_ipv4', 'log_ipv6', 'refused')")
 # The distinct names by skip-scan: one seek in the (name, id) index per name.
 # SELECT DISTINCT name would read the whole index, an entry per row: 40 ms, not
 # 0.04 ms, on a history of 1,000,000 rows (docs/VIEWER.md).
@@ -184,15 +175,25 @@ PERIODS_SQL = ("SELECT ip, first_seen, timestamp FROM {table} WHERE name = ? "
 PERIODS_SOURCE_SQL = ("SELECT ip, first_seen, timestamp, source FROM {table} WHERE name = ? "
                       "ORDER BY id DESC LIMIT ?")
 SOURCE_MARK = "dyndns2"     # how text and html mark a period a dyndns2 client began
+# The refused update attempts that named one name since a time, from the
+# server's table `refused` (created with its first refusal): a seek in its
+# (name, time) index, then a count of that name's rows, of which the log holds
+# at most refused_log_rows. Asked only for the names shown. (The server's
+# refused_counts() answers the same for every name at once, but groups the
+# whole log to do it: 50 us at the default 1,000 rows, against 1.5 us.)
+REFUSED_SQL = "SELECT COUNT(*) FROM refused WHERE name = ? AND time >= ?"
+REFUSED_PERIOD_S = 24 * 3600  # json and html count the refusals of the last 24 hours
 
 
 class Record(object):
     """One name: its periods per family (4, 6) as (ip, first_seen, last_seen,
-    source), newest first; source is "dyndns2" or "ipupdate"."""
+    source), newest first; source is "dyndns2" or "ipupdate". `refused`: the
+    refused update attempts logged for it in the period asked (0 if not asked)."""
 
     def __init__(self, name):
         self.name = name
         self.periods = {}
+        self.refused = 0
 
     def last_heard(self):
         """When the name last reported, in any family."""
@@ -202,15 +203,30 @@ class Record(object):
         return now - self.last_heard() > stale_after_s
 
 
-def read_records(path, name=None, depth=1):
+def read_records(connection, name=None, depth=1, refused_since=None, kept=None):
     """The Records of every name (or of `name` only), sorted by name, with up
-    to `depth` periods per family (at least the newest). [] without a database."""
-    import sqlite3  # lazy (already loaded by open_database): for sqlite3.Error
-    connection = open_database(path, readonly=True)
-    if connection is None:
-        return []
+    to `depth` periods per family (at least the newest), and with
+    `refused_since` (a Unix time) the refusals logged for each since then.
+    `kept`: the KeptConnection of `connection`, to reuse its last records.
+    Raises sqlite3.Error.
+
+    All in one read transaction: one snapshot of the database, and one lock
+    taken and released, not one per statement (each costs more than a query).
+    The transaction always ends here: a connection kept between requests must
+    hold no lock, or the writers would wait for it.
+    """
+    # Reused: records depend on the database and the query only (the clock only
+    # through refused_since, part of the query), and SQLite changes data_version
+    # with every commit of any other connection. The version kept with them is
+    # read in their own transaction. (SQLite before 3.8.8 has none: no reuse.)
+    if kept is not None and kept.last is not None:
+        if kept.last[0] == (data_version(connection), name, depth, refused_since):
+            return kept.last[1]
+    connection.execute("BEGIN")
     try:
-        schema = set(row[0] for row in connection.execute(SCHEMA_SQL))
+        version = None if kept is None else (data_version(connection), name, depth,
+                                             refused_since)
+        schema = set(row[0] for row in connection.execute(SCHEMA_SQL).fetchall())
         records = {}
         for family, table in sorted(FAMILY_TABLES.items()):
             if table not in schema:
@@ -218,7 +234,8 @@ def read_records(path, name=None, depth=1):
             names = [name] if name is not None else list_names(
                 connection, table, table + "_name_id" in schema)
             periods_sql = PERIODS_SOURCE_SQL if "source" in [
-                row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)
+                row[1] for row in connection.execute(
+                    "PRAGMA table_info(%s)" % table).fetchall()
             ] else PERIODS_SQL
             for each in names:
                 rows = connection.execute(periods_sql.format(table=table),
@@ -226,21 +243,34 @@ def read_records(path, name=None, depth=1):
                 if rows:
                     record = records.setdefault(each, Record(each))
                     record.periods[family] = [period(row) for row in rows]
-        return [records[each] for each in sorted(records)]
-    except sqlite3.Error as error:
-        raise DatabaseUnavailable("database %s: %s" % (path, error))
+        if refused_since is not None and "refused" in schema:
+            for record in records.values():
+                ((record.refused,),) = connection.execute(
+                    REFUSED_SQL, (record.name, refused_since)).fetchall()
+        records = [records[each] for each in sorted(records)]
+        if version is not None and version[0] is not None:
+            kept.last = (version, records)  # never changed after: answer() only reads them
+        return records
     finally:
-        connection.close()
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")  # it only read: ending it is all this does
+
+
+def data_version(connection):
+    rows = connection.execute("PRAGMA data_version").fetchall()
+    return rows[0][0] if rows else None
 
 
 def list_names(connection, table, indexed=True):
     if not indexed:
-        return [row[0] for row in connection.execute(ALL_NAMES_SQL.format(table=table))]
+        return [row[0] for row in connection.execute(
+            ALL_NAMES_SQL.format(table=table)).fetchall()]
     names = []
-    (name,) = connection.execute(FIRST_NAME_SQL.format(table=table)).fetchone()
+    ((name,),) = connection.execute(FIRST_NAME_SQL.format(table=table)).fetchall()
     while name is not None:
         names.append(name)
-        (name,) = connection.execute(NEXT_NAME_SQL.format(table=table), (name,)).fetchone()
+        ((name,),) = connection.execute(NEXT_NAME_SQL.format(table=table),
+                                        (name,)).fetchall()
     return names
 
 
@@ -257,6 +287,93 @@ def as_int(value, default):
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+class KeptConnections(object):
+    """Read-only connections to one database that outlive a request, one per
+    thread (a sqlite3 connection stays in the thread that opened it), for a
+    long-lived process. A new connection costs more than the rest of a request
+    together: it reads the schema and prepares every statement afresh, where a
+    kept one has them cached, and its last records (read_records()). A
+    thread's connection ends with its thread (under `serve`, with its client's
+    connection)."""
+
+    def __init__(self, path):
+        import threading  # lazy: only a long-lived process keeps connections
+        self.path = path
+        self.local = threading.local()
+
+    def get(self):
+        """This thread's KeptConnection, or None when there is no database file;
+        and whether an earlier request used it."""
+        try:
+            stat = os.stat(self.path)
+            identity = (stat.st_dev, stat.st_ino)
+        except OSError:
+            identity = None
+        kept = getattr(self.local, "kept", None)
+        if kept is not None:
+            if kept.identity == identity:
+                return kept, True
+            self.drop()  # the file was replaced or removed: this one reads the old file
+        connection = open_database(self.path, readonly=True)
+        if connection is None:
+            return None, False
+        self.local.kept = kept = KeptConnection(identity, connection)
+        return kept, False
+
+    def drop(self):
+        kept, self.local.kept = getattr(self.local, "kept", None), None
+        if kept is not None:
+            kept.connection.close()
+
+
+class KeptConnection(object):
+    """One thread's connection, the file it opened (device, inode), and the
+    last records read through it with what dates them (read_records())."""
+
+    def __init__(self, identity, connection):
+        self.identity, self.connection, self.last = identity, connection, None
+
+    def __del__(self):
+        # Closed here, as its thread ends and threading.local lets go of this:
+        # since Python 3.11 a sqlite3 connection is in a reference cycle (with
+        # its statement cache), and would keep its file descriptor until the
+        # cyclic garbage collector runs, one more for every client that came.
+        try:
+            self.connection.close()
+        except Exception:
+            pass  # from another thread (the application itself went): the collector's job
+
+
+def read_database(path, name, depth, refused_since, kept=None):
+    """read_records() on the database at `path`, through this thread's
+    connection of `kept` (a KeptConnections) if given, else on a connection of
+    its own. [] without a database."""
+    import sqlite3  # lazy (already loaded by open_database): for sqlite3.Error
+    if kept is None:
+        connection = open_database(path, readonly=True)
+        if connection is None:
+            return []
+        try:
+            return read_records(connection, name, depth, refused_since)
+        except sqlite3.Error as error:
+            raise DatabaseUnavailable("database %s: %s" % (path, error))
+        finally:
+            connection.close()
+    held, reused = kept.get()
+    if held is None:
+        return []
+    try:
+        return read_records(held.connection, name, depth, refused_since, held)
+    except sqlite3.Error as error:
+        kept.drop()
+        if reused:
+            # A kept connection can fail where a new one would not: a read-only
+            # one cannot roll back the hot journal of a killed writer, and
+            # open_database() opens a read-write one then. Once more, on a new one.
+            return read_database(path, name, depth, refused_since, kept)
+        raise DatabaseUnavailable("database %s: %s" % (path, error))
 
 
 # ---------------------------------------------------------------------------
@@ -350,6 +467,8 @@ def word(text):
     split a line or forge another one. The empty name reads as (unnamed)."""
     if text == "":
         return UNNAMED
+    if text.isprintable() and " " not in text:
+        return text  # the usual case, at C speed: " " is the one space isprintable() passes
     return "".join(c if c.isprintable() and not c.isspace() else "?" for c in text)
 
 
@@ -441,7 +560,8 @@ def render_json(records, request, config, now):
     names = []
     for record in records:
         entry = {"name": record.name, "last_heard": record.last_heard(),
-                 "stale": record.is_stale(now, config.stale_after_s), "history": {}}
+                 "stale": record.is_stale(now, config.stale_after_s), "history": {},
+                 "refused_24h": record.refused}
         for family in (4, 6):
             periods = record.periods.get(family) if family in request.families else None
             key = "ipv%d" % family
@@ -470,7 +590,7 @@ color:#222;background:#fff}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin:0 0 .4rem}
 section{border:1px solid #ccc;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}
 section.stale{border-color:#c00;background:#fff4f4}
-.warning{color:#a00;font-weight:bold}
+.warning{color:#a00;font-weight:bold}.refused{color:#8a4b00}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{text-align:left;padding:.2rem .6rem .2rem 0;border-bottom:1px solid #eee;
 vertical-align:top}
@@ -479,7 +599,7 @@ code{font-size:1.05em;word-break:break-all}
 footer{color:#666;font-size:.9em}
 @media (prefers-color-scheme:dark){body{color:#ddd;background:#181818}
 section{border-color:#444}section.stale{background:#2c1616;border-color:#e55}
-.warning{color:#f88}th,td{border-color:#333}footer{color:#999}}
+.warning{color:#f88}.refused{color:#fb5}th,td{border-color:#333}footer{color:#999}}
 </style>
 </head>
 <body>
@@ -504,8 +624,12 @@ def render_html(records, request, config, now, zone, nothing):
             parts.append('<p class="warning">&#9888; Stale: nothing heard for %s (more than '
                          '%s). Its client may have stopped reporting.</p>\n'
                          % (span_words(now - heard), span_words(config.stale_after_s)))
-        parts.append("<p>Last heard %s ago, at %s.</p>\n<table>\n" % (
-            span_words(now - heard), when(heard)))
+        parts.append("<p>Last heard %s ago, at %s.</p>\n" % (span_words(now - heard),
+                                                              when(heard)))
+        if record.refused:
+            parts.append('<p class="refused">%s in the last 24 hours (the server\'s error '
+                         'log says why).</p>\n' % escape(refused_words(record.refused)))
+        parts.append("<table>\n")
         for family in request.families:
             if family in record.periods:
                 ip, first_seen, last_seen, source = record.periods[family][0]
@@ -534,6 +658,10 @@ def render_html(records, request, config, now, zone, nothing):
     return "".join(parts)
 
 
+def refused_words(count):
+    return "%d refused update attempt%s" % (count, "" if count == 1 else "s")
+
+
 def html_mark(source):
     return " <small>(via %s)</small>" % SOURCE_MARK if source == "dyndns2" else ""
 
@@ -556,8 +684,14 @@ def respond(start_response, status, content_type, body, headers=(), head_only=Fa
 
 
 def make_application(config=None, clock=time.time):
-    """A WSGI application. With `config` it uses that; without, it reads the
-    config file for each request (so a CGI or WSGI host picks up edits)."""
+    """A WSGI application. Without `config` it reads the config file for each
+    request (so a CGI or WSGI host picks up edits) and opens the database for
+    each. With `config` the process is taken to be long-lived (`serve`, a WSGI
+    host): the time zone is looked up once, and each thread keeps its read-only
+    database connection between requests, and its last records for as long as
+    the database does not change (KeptConnections, read_records())."""
+    kept = KeptConnections(config.database) if config is not None else None
+    zones = {}  # with `config`: wsgi.run_once -> the time_zone() made for the first request
 
     def application(environ, start_response):
         method = environ.get("REQUEST_METHOD", "GET")
@@ -570,10 +704,16 @@ def make_application(config=None, clock=time.time):
             check_view_key(active.view_key, params.get("key"),
                            environ.get("HTTP_AUTHORIZATION", ""))
             request = check_request(params, environ.get("HTTP_ACCEPT", ""))
-            zone = time_zone(active.timezone, bool(environ.get("wsgi.run_once")))
-            records = read_records(active.database, request.name, request.history)
-            status, content_type, body, headers = answer(
-                request, records, active, int(clock()), zone)
+            run_once = bool(environ.get("wsgi.run_once"))
+            zone = zones.get(run_once)
+            if zone is None:
+                zone = time_zone(active.timezone, run_once)
+                if config is not None:
+                    zones[run_once] = zone
+            now = int(clock())
+            records = read_database(active.database, request.name, request.history,
+                                    refusals_counted_from(request, now), kept)
+            status, content_type, body, headers = answer(request, records, active, now, zone)
             if "format" not in params:
                 headers = headers + [("Vary", "Accept")]
         except Refused as refusal:
@@ -592,6 +732,12 @@ def make_application(config=None, clock=time.time):
         return respond(start_response, status, content_type, body, headers, method == "HEAD")
 
     return application
+
+
+def refusals_counted_from(request, now):
+    """From when refusals are counted, for the formats that show them (json,
+    html); None for the others, which then cost no query for them."""
+    return now - REFUSED_PERIOD_S if request.format in ("json", "html") else None
 
 
 # ---------------------------------------------------------------------------
@@ -646,8 +792,9 @@ def main(argv):
         config = load_config(args.config or find_config_path())
         request = check_request(params)
         zone = time_zone(config.timezone, True)
-        records = read_records(config.database, request.name, request.history)
         now = int(time.time())
+        records = read_database(config.database, request.name, request.history,
+                                refusals_counted_from(request, now))
         status, _, body, headers = answer(request, records, config, now, zone)
     except ConfigError as error:
         sys.stderr.write("getip_cgi.py: %s\n" % error)

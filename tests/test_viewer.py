@@ -7,6 +7,7 @@ original PHP's schema. Times are fixed where the output prints them.
 """
 
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -191,12 +192,12 @@ class CurrentAddressTest(ViewerTestCase):
         self.assertEqual(document, {
             "timezone": "UTC", "stale_after": 3153600000,
             "names": [
-                {"name": "home", "stale": False, "last_heard": T0 + 190950,
+                {"name": "home", "stale": False, "last_heard": T0 + 190950, "refused_24h": 0,
                  "ipv4": newest_v4, "ipv6": v6,
                  "history": {"ipv4": [newest_v4, {
                      "ip": "203.0.113.7", "first_seen": T0 + 3700, "last_seen": T0 + 7200,
                      "held": 3500, "source": "ipupdate"}], "ipv6": [v6]}},
-                {"name": "office", "stale": False, "last_heard": T0 + 60,
+                {"name": "office", "stale": False, "last_heard": T0 + 60, "refused_24h": 0,
                  "ipv4": office, "ipv6": None, "history": {"ipv4": [office], "ipv6": []}},
             ]})
 
@@ -204,7 +205,8 @@ class CurrentAddressTest(ViewerTestCase):
         status, _, body, _ = self.view("format=json&family=6")
         entries = json.loads(body)["names"]
         self.assertEqual(entries, [{
-            "name": "home", "stale": False, "last_heard": T0 + 190950, "ipv4": None,
+            "name": "home", "stale": False, "last_heard": T0 + 190950, "refused_24h": 0,
+            "ipv4": None,
             "ipv6": {"ip": "2001:db8::1", "first_seen": T0 + 100, "last_seen": T0 + 7000,
                      "held": 6900, "source": "ipupdate"},
             "history": {"ipv4": [], "ipv6": []}}])
@@ -457,6 +459,103 @@ class ViewKeyTest(ViewerTestCase):
         self.assertEqual((status, body), (200, self.LINE))
 
 
+class RefusedAttemptsTest(ViewerTestCase):
+    """Refused update attempts, from the server's log: a count per name shown, over
+    the last 24 hours, in json (always) and html (when there are any); text and ip
+    leave them out. The refusals come from real refused POSTs to the server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fixture_directory = tempfile.mkdtemp(prefix="viewer-refused-")
+        cls.fixture_config = support.write_config(cls.fixture_directory, stale_after=FOREVER)
+        replies = [cls.post(name, key) for name, key in [
+            ("home", support.HOME_KEY), ("office", support.KEY),    # accepted
+            ("home", "forger-key-00000000000"), ("home", support.KEY),
+            ("home", support.HOME_KEY[::-1]),                       # refused, 3 for home
+            ("intruder", "forger-key-00000000000")]]                # a name nobody updates
+        cls.expected = [200, 200, 403, 403, 403, 403]
+        cls.statuses = [status for status, _ in replies]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.fixture_directory)
+
+    @classmethod
+    def post(cls, name, key):
+        status, _, body, _, _ = support.run_cgi(
+            support.SERVER, cls.fixture_config,
+            support.update_body("127.0.0.1", name, support.now(), key))
+        return status, body
+
+    def setUp(self):
+        ViewerTestCase.setUp(self)
+        self.assertEqual(self.statuses, self.expected)
+        self.config = self.fixture_config
+
+    def counts(self, query=""):
+        status, _, body, _ = self.view("format=json" + query)
+        self.assertEqual(status, 200)
+        return [(entry["name"], entry["refused_24h"]) for entry in json.loads(body)["names"]]
+
+    def test_json_counts_the_refusals_of_each_name_it_shows(self):
+        connection = sqlite3.connect(os.path.join(self.fixture_directory, "ipupdate.sqlite"))
+        logged = connection.execute("SELECT name, COUNT(*) FROM refused GROUP BY name "
+                                    "ORDER BY name").fetchall()
+        connection.close()
+        self.assertEqual(logged, [("home", 3), ("intruder", 1)])
+        self.assertEqual(self.counts(), [("home", 3), ("office", 0)])
+
+    def test_a_selected_name_gets_its_own_count(self):
+        self.assertEqual(self.counts("&name=home&family=4"), [("home", 3)])
+        self.assertEqual(self.counts("&name=office"), [("office", 0)])
+
+    def test_html_notes_the_count_under_the_name(self):
+        _, _, body, _ = self.view("format=html")
+        home = body[body.index("<h2>home</h2>"):body.index("<h2>office</h2>")]
+        self.assertRegex(home, r"^<h2>home</h2>\n<p>Last heard [^<]*</p>\n"
+                               r"<p class=\"refused\">3 refused update attempts in the "
+                               r"last 24 hours \(the server's error log says why\)\.</p>\n"
+                               r"<table>\n")
+        self.assertEqual(body.count('class="refused"'), 1)  # office has none
+        self.assertNotIn("intruder", body)
+
+    def test_text_and_ip_keep_their_fields(self):
+        _, _, body, _ = self.view("")
+        self.assertEqual([line.split()[:3] for line in body.splitlines()],
+                         [["home", "ipv4", "127.0.0.1"], ["office", "ipv4", "127.0.0.1"]])
+        self.assertEqual([len(line.split()) for line in body.splitlines()], [4, 4])
+        self.assertEqual(self.view("format=ip&name=home")[2], "127.0.0.1\n")
+
+
+class RefusedPeriodTest(ViewerTestCase):
+    """Only the last 24 hours count, whatever the log still holds."""
+    settings = {"stale_after": FOREVER}
+
+    def setUp(self):
+        ViewerTestCase.setUp(self)
+        now = support.now()
+        fill_database(self.database, [(4, "home", "203.0.113.7", T0, T0),
+                                      (4, "pi", "203.0.113.8", T0, T0)])
+        connection = sqlite3.connect(self.database)
+        connection.executescript(ipupdate_server.REFUSED_SCHEMA)
+        connection.executemany(
+            "INSERT INTO refused (time, source, peer, name, status, reason) "
+            "VALUES (?, '192.0.2.9', '192.0.2.9', ?, 403, 'test')",
+            [(now - 86400 - 120, "home"), (now - 86400 + 120, "home"), (now, "home"),
+             (now - 3600, "pi"), (now - 5 * 86400, "pi")])
+        connection.commit()
+        connection.close()
+
+    def test_refusals_older_than_24_hours_are_not_counted(self):
+        _, _, body, _ = self.view("format=json")
+        self.assertEqual([(entry["name"], entry["refused_24h"])
+                          for entry in json.loads(body)["names"]], [("home", 2), ("pi", 1)])
+
+    def test_one_refusal_reads_in_the_singular(self):
+        _, _, body, _ = self.view("format=html&name=pi")
+        self.assertIn('<p class="refused">1 refused update attempt in the last 24 hours', body)
+
+
 class BadRequestTest(ViewerTestCase):
     rows = [(4, "home", "203.0.113.7", T0, T0)]
 
@@ -528,6 +627,12 @@ class OriginalDatabaseTest(ViewerTestCase):
         _, _, body, _ = self.view("format=html&name=")
         self.assertIn("<h2>(unnamed)</h2>", body)
 
+    def test_without_the_servers_log_every_count_is_zero(self):
+        _, _, body, _ = self.view("format=json")
+        self.assertEqual([(entry["name"], entry["refused_24h"])
+                          for entry in json.loads(body)["names"]], [("", 0), ("laptop", 0)])
+        self.assertNotIn('class="refused"', self.view("format=html")[2])
+
     def test_the_viewer_changes_nothing_in_it(self):
         with open(self.database, "rb") as before_file:
             before = before_file.read()
@@ -567,6 +672,14 @@ class QueryPlanTest(unittest.TestCase):
                                         r"\w+ \(name>\?\)$" % (table, table))
             self.assertRegex(periods, r"^SEARCH (TABLE )?%s USING INDEX %s_name_id "
                                       r"\(name=\?\)$" % (table, table))
+
+    def test_the_refused_count_is_a_search_in_the_name_time_index(self):
+        connection = self.connect([(4, "home", "192.0.2.1", T0, T0)])
+        connection.executescript(ipupdate_server.REFUSED_SCHEMA)
+        plan = " / ".join(row[-1] for row in connection.execute(
+            "EXPLAIN QUERY PLAN " + getip_cgi.REFUSED_SQL, ("home", T0)))
+        self.assertRegex(plan, r"^SEARCH (TABLE )?refused USING COVERING INDEX "
+                               r"refused_name_time \(name=\? AND time>\?\)$")
 
     def test_the_same_queries_scan_a_table_without_the_index(self):
         # The assertions above can fail: the original's tables have no index.
@@ -633,6 +746,8 @@ class LocalServerTest(unittest.TestCase):
         if cls.v6:
             cls.replies.append(cls.post("::1", support.update_body(
                 "::1", "home", cls.ts[2], support.HOME_KEY)))
+        cls.refusals = [cls.post("127.0.0.1", support.update_body(
+            "127.0.0.1", "home", now, support.HOME_KEY, mac="0" * 64)) for _ in range(2)]
 
     @classmethod
     def tearDownClass(cls):
@@ -658,6 +773,8 @@ class LocalServerTest(unittest.TestCase):
         if self.v6:
             expected.append((200, "OK: New IP updated"))
         self.assertEqual(self.replies, expected)
+        self.assertEqual(self.refusals, [(403, "Error: authentication failed: wrong key for "
+                                               "this name, or the message was altered")] * 2)
 
     def test_text_shows_what_was_recorded_in_the_configured_zone(self):
         lines = "home ipv4 127.0.0.1 %s\n" % tokyo(self.ts[1])
@@ -680,13 +797,14 @@ class LocalServerTest(unittest.TestCase):
         status, headers, body = self.get("format=json")
         self.assertEqual((status, headers["content-type"]), (200, "application/json"))
         entry = json.loads(body)["names"][0]
-        self.assertEqual((entry["name"], entry["stale"], entry["ipv4"]),
+        self.assertEqual((entry["name"], entry["stale"], entry["ipv4"], entry["refused_24h"]),
                          ("home", False, {"ip": "127.0.0.1", "first_seen": self.ts[0],
                                           "last_seen": self.ts[1], "held": 50,
-                                          "source": "ipupdate"}))
+                                          "source": "ipupdate"}, 2))
         status, headers, body = self.get(headers={"Accept": "text/html,*/*;q=0.8"})
         self.assertEqual((status, headers["content-type"]), (200, "text/html; charset=utf-8"))
-        self.assertIn("<h2>home</h2>\n<p>Last heard less than a minute ago, at %s.</p>"
+        self.assertIn("<h2>home</h2>\n<p>Last heard less than a minute ago, at %s.</p>\n"
+                      '<p class="refused">2 refused update attempts in the last 24 hours'
                       % tokyo(self.ts[2] if self.v6 else self.ts[1]), body)
 
     def test_head_has_the_length_of_get_and_no_body(self):
@@ -705,6 +823,178 @@ class LocalServerTest(unittest.TestCase):
     def test_bad_parameters_are_refused(self):
         self.assertEqual(self.get("family=9")[::2],
                          (400, "Error: parameter 'family' must be 4 or 6"))
+
+
+class KeptConnectionTest(unittest.TestCase):
+    """Under `serve` the viewer keeps its read-only database connection from one
+    request of a client to the next (HTTP keep-alive: one thread, one connection).
+    It must see every change the server makes, to the rows and to the schema, a
+    database file replaced or removed, and must never hold a lock between requests."""
+
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="viewer-kept-")
+        self.addCleanup(shutil.rmtree, self.directory)
+        self.config = support.write_config(self.directory, stale_after=FOREVER)
+        self.database = os.path.join(self.directory, "ipupdate.sqlite")
+        self.server = support.LocalServer(self.config)
+        self.addCleanup(self.server.stop)
+        self.client = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+        self.addCleanup(self.client.close)
+        self.socket = None
+
+    def get(self, query=""):
+        """A GET on the one keep-alive connection of this test."""
+        self.client.request("GET", "/?" + query)
+        response = self.client.getresponse()
+        body = response.read().decode()
+        if self.socket is None:
+            self.socket = self.client.sock
+        self.assertIs(self.client.sock, self.socket, "the connection was not kept alive")
+        return response.status, body
+
+    def post(self, name="home", key=support.HOME_KEY, mac=None):
+        return support.http_request("127.0.0.1", self.server.port, body=support.update_body(
+            "127.0.0.1", name, support.now(), key, mac))[::2]
+
+    def assertNoLockHeld(self):
+        writer = sqlite3.connect(self.database, timeout=0, isolation_level=None)
+        try:
+            writer.execute("BEGIN EXCLUSIVE")  # fails at once if a reader holds a lock
+            writer.execute("ROLLBACK")
+        finally:
+            writer.close()
+
+    def counts(self):
+        status, body = self.get("format=json")
+        self.assertEqual(status, 200, body)
+        return [(entry["name"], entry["refused_24h"]) for entry in json.loads(body)["names"]]
+
+    def test_it_sees_new_rows_and_the_tables_and_indexes_the_server_adds(self):
+        fill_database(self.database, [(4, "home", "192.0.2.1", T0, T0)], original_schema=True)
+        self.assertEqual(self.get("format=ip&name=home"), (200, "192.0.2.1\n"))
+        self.assertEqual(self.counts(), [("home", 0)])   # no refused table yet
+        self.assertNoLockHeld()
+        self.assertEqual(self.post(), (200, "OK: New IP updated"))   # adds the indexes
+        self.assertEqual(self.get("format=ip&name=home"), (200, "127.0.0.1\n"))
+        self.assertEqual(self.post(mac="0" * 64)[0], 403)             # adds the refused table
+        self.assertEqual(self.counts(), [("home", 1)])
+        self.assertEqual(self.post(mac="0" * 64)[0], 403)
+        self.assertEqual(self.counts(), [("home", 2)])
+        self.assertNoLockHeld()
+
+    def test_every_commit_shows_on_the_next_request_even_within_a_second(self):
+        fill_database(self.database, [(4, "home", "192.0.2.1", T0, T0)])
+        for number in range(2, 12):
+            self.assertEqual(self.get("format=ip&name=home")[1], "192.0.2.%d\n" % (number - 1))
+            writer = sqlite3.connect(self.database)
+            writer.execute("UPDATE log_ipv4 SET ip = ?", ("192.0.2.%d" % number,))
+            writer.commit()
+            writer.close()
+        self.assertEqual(self.get("format=ip&name=home")[1], "192.0.2.11\n")
+
+    def test_a_database_file_replaced_or_removed_is_read_anew(self):
+        self.assertEqual(self.get(), (200, "no updates recorded yet\n"))
+        self.assertEqual(self.post(), (200, "OK: New IP updated"))
+        self.assertEqual(self.get("format=ip&name=home"), (200, "127.0.0.1\n"))
+        restored = os.path.join(self.directory, "restored.sqlite")
+        fill_database(restored, [(4, "cabin", "198.51.100.9", T0, T0)])
+        os.replace(restored, self.database)   # as a restore from a backup would
+        self.assertEqual(self.get(), (200, "cabin ipv4 198.51.100.9 %s\n" % utc(T0)))
+        os.remove(self.database)
+        self.assertEqual(self.get(), (200, "no updates recorded yet\n"))
+
+    def test_the_hot_journal_of_a_killed_writer_is_rolled_back_not_an_error(self):
+        self.assertEqual(self.post(), (200, "OK: New IP updated"))
+        self.assertEqual(self.get("format=ip&name=home"), (200, "127.0.0.1\n"))
+        # As in test_reliability: a writer killed in mid-transaction, after SQLite
+        # wrote pages of it into the database file. The kept connection is
+        # read-only and cannot roll that back; a new one can.
+        crash = ("import os, sqlite3, sys\n"
+                 "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                 "c.execute('PRAGMA cache_size = 1')\n"
+                 "c.execute('BEGIN IMMEDIATE')\n"
+                 "for i in range(3000):\n"
+                 "    c.execute(\"INSERT INTO log_ipv4 (ip, name, first_seen, timestamp) \"\n"
+                 "              \"VALUES ('192.0.2.66', 'ghost', ?, ?)\", (i, i))\n"
+                 "os.kill(os.getpid(), 9)\n")
+        subprocess.run([support.PYTHON, "-c", crash, self.database])
+        self.assertTrue(os.path.exists(self.database + "-journal"))
+        status, body = self.get()
+        self.assertEqual((status, body.split()[:3]), (200, ["home", "ipv4", "127.0.0.1"]))
+        self.assertNotIn("ghost", body)
+        self.assertNotIn("database error", self.server.stderr())
+        self.assertNoLockHeld()
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc to count descriptors")
+    def test_a_connection_goes_with_its_client(self):
+        self.assertEqual(self.post(), (200, "OK: New IP updated"))
+        descriptors = "/proc/%d/fd" % self.server.process.pid
+        before = len(os.listdir(descriptors))
+        for _ in range(40):   # a new client connection each: a new thread, a new connection
+            status, _, _ = support.http_request("127.0.0.1", self.server.port, method="GET",
+                                                content_type=None)
+            self.assertEqual(status, 200)
+        deadline = time.monotonic() + 5
+        while len(os.listdir(descriptors)) > before + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)   # a thread closes its connection as it ends
+        self.assertLessEqual(len(os.listdir(descriptors)), before + 2)
+
+
+class KeptRecordsTest(unittest.TestCase):
+    """A kept connection reuses its last records while the same query finds the
+    same PRAGMA data_version (read in the same transaction); a commit by any
+    other connection, or another query, reads the database again."""
+
+    def setUp(self):
+        directory = tempfile.mkdtemp(prefix="viewer-reuse-")
+        self.addCleanup(shutil.rmtree, directory)
+        self.path = os.path.join(directory, "ipupdate.sqlite")
+        fill_database(self.path, [(4, "home", "192.0.2.1", T0, T0),
+                                  (4, "office", "192.0.2.2", T0, T0)])
+        self.kept = getip_cgi.KeptConnections(self.path)
+        self.addCleanup(self.kept.drop)
+        held, _ = self.kept.get()   # this thread's, as read_database() will use it
+        self.statements = []
+        held.connection.set_trace_callback(
+            lambda statement: self.statements.append(statement))  # 3.6: a hashable callable
+
+    def read(self, name=None, depth=1, since=None):
+        del self.statements[:]
+        records = getip_cgi.read_database(self.path, name, depth, since, self.kept)
+        return records, [statement.split()[0] for statement in self.statements]
+
+    def write(self, sql, *parameters):
+        writer = sqlite3.connect(self.path)
+        writer.execute(sql, parameters)
+        writer.commit()
+        writer.close()
+
+    def test_the_same_query_on_an_unchanged_database_reuses_the_records(self):
+        first, statements = self.read()
+        self.assertGreater(len(statements), 3)
+        again, statements = self.read()
+        self.assertIs(again, first)
+        self.assertEqual(statements, ["PRAGMA"])   # data_version, and nothing else
+
+    def test_every_commit_of_another_connection_is_read_at_once(self):
+        self.read()
+        for ts in range(T0 + 1, T0 + 6):   # five commits in well under a second
+            self.write("UPDATE log_ipv4 SET timestamp = ? WHERE name = 'home'", ts)
+            records, statements = self.read()
+            self.assertEqual(records[0].periods[4][0][2], ts)
+            self.assertGreater(len(statements), 3)
+        self.write("INSERT INTO log_ipv6 (ip, name, first_seen, timestamp) "
+                   "VALUES ('2001:db8::1', 'pi', ?, ?)", T0, T0)
+        self.assertEqual([record.name for record in self.read()[0]], ["home", "office", "pi"])
+
+    def test_another_query_reads_anew(self):
+        everyone, _ = self.read()
+        for query in [("home", 1, None), ("home", 2, None), ("home", 2, T0),
+                      ("home", 2, T0 + 1)]:
+            records, statements = self.read(*query)
+            self.assertEqual([record.name for record in records], ["home"], query)
+            self.assertGreater(len(statements), 3, query)
+        self.assertEqual(self.read("home", 2, T0 + 1)[1], ["PRAGMA"])
 
 
 class CommandLineTest(ViewerTestCase):
