@@ -178,9 +178,7 @@ SOURCE_MARK = "dyndns2"     # how text and html mark a period a dyndns2 client b
 # The refused update attempts that named one name since a time, from the
 # server's table `refused` (created with its first refusal): a seek in its
 # (name, time) index, then a count of that name's rows, of which the log holds
-# at most refused_log_rows. Asked only for the names shown. (The server's
-# refused_counts() answers the same for every name at once, but groups the
-# whole log to do it: 50 us at the default 1,000 rows, against 1.5 us.)
+# at most refused_log_rows. Asked only for the names shown.
 REFUSED_SQL = "SELECT COUNT(*) FROM refused WHERE name = ? AND time >= ?"
 REFUSED_PERIOD_S = 24 * 3600  # json and html count the refusals of the last 24 hours
 

@@ -114,7 +114,7 @@ def basic_auth_password(authorization):
     scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
-    import binascii  # lazy: only dyndns2 decodes base64 (cheaper than `base64`)
+    import binascii  # lazy: only basic auth decodes base64 (cheaper than `base64`)
     try:
         decoded = binascii.a2b_base64(credentials.strip().encode("ascii")).decode("utf-8")
     except (binascii.Error, UnicodeError):
@@ -795,24 +795,6 @@ def record_refusal(connection, now, source, peer, name, status, reason, keep_row
             raise
     except sqlite3.Error as error:
         raise DatabaseUnavailable("database refused: %s" % error)
-
-
-def refused_counts(connection, since):
-    """{name: how many refused updates for it were logged at or after `since`}.
-
-    For the viewer. `connection` is any connection to the database (read-only
-    is fine); `since` is a Unix time. Names are as the refused requests gave
-    them (made printable, at most 63 characters and "..."), so they may be names
-    no config lists; the empty name is "". The counts are lower bounds: the
-    log keeps only the newest refused_log_rows rows in all, and nothing while a
-    source is answered 429. No table yet (no refusal so far, or a database of
-    the original's) gives {}. Other database errors raise sqlite3.Error.
-    """
-    if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                              "AND name = 'refused'").fetchone():
-        return {}
-    return dict(connection.execute(
-        "SELECT name, COUNT(*) FROM refused WHERE time >= ? GROUP BY name", (since,)))
 
 
 # ---------------------------------------------------------------------------

@@ -331,37 +331,6 @@ class RefusedLogTest(BatteryTest):
         self.assertEqual(rows[-1][3], "192.0.2.2")
         self.assertNoViolations()
 
-    def test_refused_counts_gives_the_viewer_a_count_per_name_since_a_time(self):
-        program = ("import json, sqlite3, sys\n"
-                   "sys.path.insert(0, sys.argv[1])\n"
-                   "import ipupdate_server\n"
-                   "c = sqlite3.connect('file:' + sys.argv[2] + '?mode=ro', uri=True)\n"
-                   "print(json.dumps([ipupdate_server.refused_counts(c, int(t))"
-                   " for t in sys.argv[3:]], sort_keys=True))\n")
-
-        def counts(*since):
-            done = subprocess.run([support.PYTHON, "-c", program, support.ROOT,
-                                   self.workspace.database] + [str(t) for t in since],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-            self.assertEqual(done.returncode, 0, done.stderr)
-            return done.stdout.decode().strip()
-
-        # A database of the original's, without the table: nothing refused.
-        self.assertEqual(battery.cgi(self.workspace, update_body(
-            "127.0.0.1", "home", support.now(), HOME_KEY)).status, 200)
-        self.assertEqual(counts(0), "[{}]")
-        self.workspace_settings_unlimited()
-        for name in ("home", "home", "", "other"):
-            self.forged(name=name)
-        connection = sqlite3.connect(self.workspace.database)
-        connection.execute("UPDATE refused SET time = 1000 WHERE id = 1")
-        connection.commit()
-        connection.close()
-        self.assertEqual(counts(0, 1001, support.now() + 10),
-                         '[{"": 1, "home": 2, "other": 1}, {"": 1, "home": 1, "other": 1}, '
-                         '{}]')
-        self.assertNoViolations()
-
 
 class RefusalFloodTest(BatteryTest):
 
