@@ -167,5 +167,19 @@ def update_body(address, name, ts, key, mac=None):
     return message + "&h=" + (mac if mac is not None else sign(key, message))
 
 
+def kill_writer_mid_transaction(database):
+    """What a crash leaves: a writer killed (-9) in mid-transaction, after SQLite
+    had to write pages of it into the database file, so a hot journal remains."""
+    crash = ("import os, sqlite3, sys\n"
+             "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+             "c.execute('PRAGMA cache_size = 1')\n"
+             "c.execute('BEGIN IMMEDIATE')\n"
+             "for i in range(3000):\n"
+             "    c.execute(\"INSERT INTO log_ipv4 (ip, name, first_seen, timestamp) \"\n"
+             "              \"VALUES ('192.0.2.66', 'ghost', ?, ?)\", (i, i))\n"
+             "os.kill(os.getpid(), 9)\n")
+    subprocess.run([PYTHON, "-c", crash, database])
+
+
 def now():
     return int(time.time())

@@ -84,15 +84,7 @@ class CrashSafetyTest(BatteryTest):
         self.assertEqual((reply.status, reply.text), (200, "OK: New IP updated"))
         # A writer killed in mid-transaction, after SQLite had to write pages of
         # it into the database file: what a crash leaves, made on purpose.
-        crash = ("import os, sqlite3, sys\n"
-                 "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-                 "c.execute('PRAGMA cache_size = 1')\n"
-                 "c.execute('BEGIN IMMEDIATE')\n"
-                 "for i in range(3000):\n"
-                 "    c.execute(\"INSERT INTO log_ipv4 (ip, name, first_seen, timestamp) \"\n"
-                 "              \"VALUES ('192.0.2.66', 'ghost', ?, ?)\", (i, i))\n"
-                 "os.kill(os.getpid(), 9)\n")
-        subprocess.run([support.PYTHON, "-c", crash, self.workspace.database])
+        support.kill_writer_mid_transaction(self.workspace.database)
         self.assertTrue(os.path.exists(self.workspace.database + "-journal"))
         # `check` reads through open_database(readonly=True), as the viewer does.
         done = subprocess.run([support.PYTHON, support.SERVER, "check", "--config",
