@@ -242,15 +242,119 @@ LOWER_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def check_address(text):
-    """The address `text` names; it must be written canonically (as ipaddress prints it)."""
-    import ipaddress  # lazy: only requests that carry an address pay for it
+    """`text`, if it is an IPv4 or IPv6 address written canonically (RFC 5952,
+    as ipaddress prints it): the signed text and the stored text are then one."""
     try:
-        address = ipaddress.ip_address(text)
+        canonical = canonical_address(text)
     except ValueError:
         raise Refused(400, "field 'ip' is not an IPv4 or IPv6 address")
-    if str(address) != text:
-        raise Refused(400, "field 'ip' must be written canonically (%s)" % address)
+    if canonical != text:
+        raise Refused(400, "field 'ip' must be written canonically (%s)" % canonical)
+    return text
+
+
+# Addresses are parsed here rather than by ipaddress: importing ipaddress (and
+# the functools it needs) costs a CGI request 2.5 ms, more than all its own
+# work. These 60 lines accept a subset of what ipaddress accepts (no zone
+# index, no leading zeros in IPv4) and print what it prints;
+# tests/test_address.py holds them to that, with ipaddress as the oracle.
+# Addresses travel through the program as their canonical text.
+
+DECIMAL_DIGITS = frozenset("0123456789")
+
+
+def parse_ipv4(text):
+    """The 32-bit value of a dotted-quad IPv4 address; ValueError if it is not one."""
+    octets = text.split(".")
+    if len(octets) != 4:
+        raise ValueError("not an IPv4 address")
+    value = 0
+    for octet in octets:
+        if not 1 <= len(octet) <= 3 or not set(octet) <= DECIMAL_DIGITS \
+                or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
+            raise ValueError("not an IPv4 address")
+        value = value << 8 | int(octet)
+    return value
+
+
+def parse_ipv6(text):
+    """The 128-bit value of an IPv6 address (RFC 4291 text forms: "::" for one or
+    more zero groups, a dotted quad as the last 32 bits); ValueError if not one."""
+    head, double_colon, tail = text.partition("::")
+    if "::" in tail or (double_colon and "." in head):
+        raise ValueError("not an IPv6 address")
+    groups = []
+    for part in (head, tail):
+        part_groups = part.split(":") if part else []
+        if part_groups and "." in part_groups[-1]:
+            ipv4 = parse_ipv4(part_groups.pop())
+            part_groups += ["%x" % (ipv4 >> 16), "%x" % (ipv4 & 0xFFFF)]
+        for group in part_groups:
+            if not 1 <= len(group) <= 4 or not set(group) <= HEX_DIGITS:
+                raise ValueError("not an IPv6 address")
+        groups.append([int(group, 16) for group in part_groups])
+    head_groups, tail_groups = groups
+    missing = 8 - len(head_groups) - len(tail_groups)
+    if missing < 0 or (missing > 0) != bool(double_colon):
+        raise ValueError("not an IPv6 address")  # "::" stands for at least one group
+    value = 0
+    for group in head_groups + [0] * missing + tail_groups:
+        value = value << 16 | group
+    return value
+
+
+def format_ipv4(value):
+    return "%d.%d.%d.%d" % (value >> 24, value >> 16 & 255, value >> 8 & 255, value & 255)
+
+
+def format_ipv6(value):
+    """RFC 5952: lowercase, no leading zeros, the longest run of two or more zero
+    groups (the first of equals) written "::"."""
+    groups = [value >> shift & 0xFFFF for shift in range(112, -16, -16)]
+    best_start, best_length, start = 0, 0, None
+    for index, group in enumerate(groups + [1]):  # the 1 ends a run at the end
+        if group == 0 and start is None:
+            start = index
+        elif group != 0 and start is not None:
+            if index - start > best_length:
+                best_start, best_length = start, index - start
+            start = None
+    texts = ["%x" % group for group in groups]
+    if best_length < 2:
+        return ":".join(texts)
+    return ":".join(texts[:best_start]) + "::" + ":".join(texts[best_start + best_length:])
+
+
+def canonical_address(text):
+    """The canonical text of the IPv4 or IPv6 address `text`; ValueError if none."""
+    if ":" in text:
+        return format_ipv6(parse_ipv6(text))
+    return format_ipv4(parse_ipv4(text))
+
+
+def ip_version(address):
+    """4 or 6, for an address in canonical text."""
+    return 6 if ":" in address else 4
+
+
+def ipv4_unmapped(address):
+    """An IPv4-mapped IPv6 address (::ffff:a.b.c.d, how a dual-stack socket
+    shows an IPv4 peer) as the IPv4 address it is; any other address as it is."""
+    if address.startswith("::ffff:"):
+        value = parse_ipv6(address)
+        if value >> 32 == 0xFFFF:
+            return format_ipv4(value & 0xFFFFFFFF)
     return address
+
+
+def in_networks(address, networks):
+    """True when `address` is in one of `networks` (ipaddress networks, from the
+    config: a config with trusted proxies has imported ipaddress already)."""
+    if not networks:
+        return False
+    import ipaddress  # lazy, as in parse_networks()
+    address = ipaddress.ip_address(address)
+    return any(address in network for network in networks)
 
 
 def check_window(ts, now, window_s):
@@ -265,12 +369,9 @@ def check_window(ts, now, window_s):
 
 
 def parse_peer(text):
-    """An address as a web server reports it; an IPv4-mapped IPv6 address counts as IPv4."""
-    import ipaddress  # lazy, see check_address()
-    address = ipaddress.ip_address(text.strip().split("%", 1)[0])
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return address
+    """An address as a web server reports it, in canonical text; an IPv4-mapped
+    IPv6 address counts as the IPv4 address, and a zone index is dropped."""
+    return ipv4_unmapped(canonical_address(text.strip().split("%", 1)[0]))
 
 
 def peer_address(remote_addr, forwarded_for, trusted_proxies):
@@ -285,7 +386,7 @@ def peer_address(remote_addr, forwarded_for, trusted_proxies):
     except ValueError:
         raise Refused(500, "the web server gave no usable REMOTE_ADDR")
     hops = [hop for hop in forwarded_for.split(",") if hop.strip()] if trusted_proxies else []
-    while hops and any(peer in network for network in trusted_proxies):
+    while hops and in_networks(peer, trusted_proxies):
         try:
             peer = parse_peer(hops.pop())
         except ValueError:
@@ -321,26 +422,17 @@ def dyndns2_address(myip, peer, trust_myip):
     """
     if not myip:
         return peer
-    import ipaddress  # lazy, see check_address()
     try:
-        address = ipaddress.ip_address(myip)
+        address = ipv4_unmapped(canonical_address(myip))
     except ValueError:
-        address = None
-    if address is None or getattr(address, "scope_id", None):
         raise Dyndns2Refused(400, "badagent", "myip '%s' is not an IPv4 or IPv6 address"
                              % printable(myip))
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
     if address != peer and not trust_myip:
         raise Dyndns2Refused(403, "badagent", "myip %s is not the address this request comes "
                                               "from (%s), and dyndns2_trust_myip is off"
                              % (address, peer))
     return address
 
-
-# ---------------------------------------------------------------------------
-# Configuration: one INI file, read once per process into a Config.
-# ---------------------------------------------------------------------------
 
 class ConfigError(Exception):
     """The configuration is missing or wrong. The message never holds a secret."""
@@ -728,10 +820,9 @@ def refusal_source(peer):
     """What refusals are counted against: the IPv4 address, or the IPv6 /64
     (one subscriber usually holds a whole /64: counting its single addresses
     would let it pick a fresh one for every request)."""
-    if peer.version == 6:
-        import ipaddress  # lazy, see check_address()
-        return str(ipaddress.ip_network("%s/64" % peer, strict=False))
-    return str(peer)
+    if ip_version(peer) == 6:
+        return format_ipv6(parse_ipv6(peer) >> 64 << 64) + "/64"
+    return peer
 
 
 def record_refusal(connection, now, source, peer, name, status, reason, keep_rows,
@@ -935,24 +1026,24 @@ def answer_update(fields, peer, config, now, on_change=None):
     ts_text = required(fields, "ts")
     ts = check_ts(ts_text)
     received_mac = check_mac(required(fields, "h"))
-    address = check_address(address_text)
+    check_address(address_text)
     key = key_of(config, name)
     if not mac_matches(key, update_message(address_text, name, ts_text), received_mac):
         raise Refused(403, "authentication failed: wrong key for this name, "
                            "or the message was altered")
     check_window(ts, now, config.window_s)
-    if address != peer:
+    if address_text != peer:
         raise Refused(403, "the signed address %s is not the address this request "
-                           "comes from (%s)" % (address, peer))
+                           "comes from (%s)" % (address_text, peer))
     connection = open_database(config.database)
     try:
-        outcome, previous = record_update(connection, address.version, name, address_text, ts)
+        outcome, previous = record_update(connection, ip_version(address_text), name, address_text, ts)
     finally:
         connection.close()
     if previous is not None and on_change is not None:
         # After COMMIT and close: whatever a hook does, the update is stored and
         # no other request waits for the database lock meanwhile.
-        on_change(name, address.version, previous, address_text)
+        on_change(name, ip_version(address_text), previous, address_text)
     return 200, outcome
 
 
@@ -988,7 +1079,7 @@ def note_refusal(config, fields, peer, refusal, now, log_line):
             # Short: logging a refusal is never worth making a request wait long.
             connection.execute("PRAGMA busy_timeout = %d" % (REFUSAL_BUSY_TIMEOUT_S * 1000))
             retry_after_s = record_refusal(
-                connection, now, refusal_source(peer), str(peer),
+                connection, now, refusal_source(peer), peer,
                 printable(fields.get("name", ""), MAX_NAME_CHARS), refusal.status,
                 printable(refusal.reason, 200), config.refused_log_rows,
                 config.max_refusals_per_minute)
@@ -1050,7 +1141,7 @@ def answer_dyndns2(params, password, peer, config, now, on_change=None):
         name = config.dyndns2[hostname.lower()][0]
         connection = open_database(config.database)
         try:
-            outcome, previous = record_update(connection, address.version, name, str(address),
+            outcome, previous = record_update(connection, ip_version(address), name, address,
                                               now, "dyndns2", now + config.window_s)
         except Refused:  # not newer than the last update, even one second after it
             results.append(("dnserr", Dyndns2Refused(
@@ -1061,7 +1152,7 @@ def answer_dyndns2(params, password, peer, config, now, on_change=None):
         finally:
             connection.close()
         if previous is not None and on_change is not None:
-            on_change(name, address.version, previous, str(address))  # as answer_update()
+            on_change(name, ip_version(address), previous, address)  # as answer_update()
         results.append(("%s %s" % ("nochg" if previous is None else "good", address), None))
     return results
 
@@ -1274,7 +1365,7 @@ def arrived_over_https(environ, trusted_proxies):
         direct = parse_peer(environ.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return (any(direct in network for network in trusted_proxies)
+    return (in_networks(direct, trusted_proxies)
             and environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower() == "https")
 
 

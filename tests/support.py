@@ -115,8 +115,9 @@ def http_request(host, port, method="POST", path="/", body=b"", headers=None,
 
 def run_cgi(script, config_path, body=b"", method="POST",
             content_type="application/x-www-form-urlencoded", remote_addr="127.0.0.1",
-            query="", extra_env=None, python=None, timeout=30):
-    """Execute `script` as a CGI program (RFC 3875), as a web server would.
+            query="", extra_env=None, python=None, timeout=30, flags=()):
+    """Execute `script` as a CGI program (RFC 3875), as a web server would;
+    `flags` go to the interpreter, as on a shebang line.
 
     Returns (status, headers dict, body text, stderr text, exit code).
     """
@@ -134,7 +135,7 @@ def run_cgi(script, config_path, body=b"", method="POST",
     if content_type:
         env["CONTENT_TYPE"] = content_type
     env.update(extra_env or {})
-    done = subprocess.run([python or PYTHON, script], input=body, env=env,
+    done = subprocess.run([python or PYTHON] + list(flags) + [script], input=body, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     head, _, payload = done.stdout.partition(b"\r\n\r\n")
     headers = {}
