@@ -181,6 +181,7 @@ SOURCE_MARK = "dyndns2"     # how text and html mark a period a dyndns2 client b
 # at most refused_log_rows. Asked only for the names shown.
 REFUSED_SQL = "SELECT COUNT(*) FROM refused WHERE name = ? AND time >= ?"
 REFUSED_PERIOD_S = 24 * 3600  # json and html count the refusals of the last 24 hours
+RECHECK_S = 1.0  # a long-lived process asks SQLite whether the database changed at most this often
 
 
 class Record(object):
@@ -294,12 +295,36 @@ class KeptConnections(object):
     together: it reads the schema and prepares every statement afresh, where a
     kept one has them cached, and its last records (read_records()). A
     thread's connection ends with its thread (under `serve`, with its client's
-    connection)."""
+    connection).
+
+    The last records are even reused without a word to SQLite for RECHECK_S
+    after it last said they were current, unless this process wrote to the
+    database meanwhile (database_changed()): under concurrent load every call
+    into SQLite is a trip through the GIL, and `serve` answered half as many
+    GETs (docs/PERFORMANCE.md). So `serve` shows its own updates at once, and
+    those of other processes (a CGI on the same database) within RECHECK_S."""
 
     def __init__(self, path):
         import threading  # lazy: only a long-lived process keeps connections
         self.path = path
         self.local = threading.local()
+        self.generation = 0  # moves with each database_changed()
+
+    def database_changed(self):
+        """This process wrote to the database: no records kept so far are current."""
+        self.generation += 1
+
+    def current_records(self, query):
+        """This thread's last records for `query` (name, depth, refused_since)
+        if they are known to be current, else None."""
+        kept = getattr(self.local, "kept", None)
+        if kept is None or kept.last is None or kept.checked is None:
+            return None
+        generation, checked_at = kept.checked
+        if kept.last[0][1:] == query and generation == self.generation \
+                and time.monotonic() - checked_at < RECHECK_S:
+            return kept.last[1]
+        return None
 
     def get(self):
         """This thread's KeptConnection, or None when there is no database file;
@@ -327,11 +352,12 @@ class KeptConnections(object):
 
 
 class KeptConnection(object):
-    """One thread's connection, the file it opened (device, inode), and the
-    last records read through it with what dates them (read_records())."""
+    """One thread's connection, the file it opened (device, inode), the last
+    records read through it with what dates them (read_records()), and when
+    SQLite last said they were current: (generation, monotonic time)."""
 
     def __init__(self, identity, connection):
-        self.identity, self.connection, self.last = identity, connection, None
+        self.identity, self.connection, self.last, self.checked = identity, connection, None, None
 
     def __del__(self):
         # Closed here, as its thread ends and threading.local lets go of this:
@@ -359,11 +385,18 @@ def read_database(path, name, depth, refused_since, kept=None):
             raise DatabaseUnavailable("database %s: %s" % (path, error))
         finally:
             connection.close()
+    records = kept.current_records((name, depth, refused_since))
+    if records is not None:
+        return records
+    # Taken before SQLite is asked: a write after this is seen by the next request.
+    checked = (kept.generation, time.monotonic())
     held, reused = kept.get()
     if held is None:
         return []
     try:
-        return read_records(held.connection, name, depth, refused_since, held)
+        records = read_records(held.connection, name, depth, refused_since, held)
+        held.checked = checked
+        return records
     except sqlite3.Error as error:
         kept.drop()
         if reused:
@@ -729,6 +762,8 @@ def make_application(config=None, clock=time.time):
                 503, TEXT_TYPE, "Error: database unavailable, try again later")
         return respond(start_response, status, content_type, body, headers, method == "HEAD")
 
+    # A long-lived process that writes to the database calls this after each write.
+    application.database_changed = kept.database_changed if kept else lambda: None
     return application
 
 

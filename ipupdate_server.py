@@ -1423,6 +1423,7 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
     import io
     import socket
     import socketserver
+    import threading
 
     class RequestReader(io.RawIOBase):
         """The socket as the handler reads it. Each request (line, headers and
@@ -1430,11 +1431,18 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
         MAX_REQUEST_BYTES: a timeout per recv() alone lets a client that sends
         a byte every few seconds (slowloris) hold its thread for ever, and
         http.server alone reads 100 header lines of 64 KiB each. Past either
-        limit the connection is dropped without an answer, as on a timeout."""
+        limit the connection is dropped without an answer, as on a timeout.
+
+        The deadline is kept by the Reaper, not by a socket timeout: a socket
+        with a timeout makes every recv() and send() a poll() first, and under
+        concurrent load those extra trips through the GIL halve what `serve`
+        answers (docs/PERFORMANCE.md)."""
 
         def __init__(self, connection):
             io.RawIOBase.__init__(self)
             self.connection = connection
+            self.waiting = False  # in recv() or send(): the Reaper may end it
+            self.expired = False
             self.next_request()
 
         def next_request(self):
@@ -1445,22 +1453,68 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
             return True
 
         def readinto(self, buffer):
-            left_s = self.deadline - time.monotonic()
-            if left_s <= 0:
-                raise socket.timeout("request not complete within %g s" % timeout_s)
             if self.budget <= 0:
                 raise socket.timeout("request over %d bytes" % MAX_REQUEST_BYTES)
-            self.connection.settimeout(left_s)
+            self.waiting = True
             try:
                 count = self.connection.recv_into(buffer, min(len(buffer), self.budget))
-            except socket.timeout:
+            finally:
+                self.waiting = False
+            if self.expired:  # what recv() returned is the end the Reaper made
                 raise socket.timeout("request not complete within %g s" % timeout_s)
             self.budget -= count
             return count
 
+        def send(self, data):
+            """Write a response; within timeout_s, or the Reaper ends it."""
+            self.deadline = time.monotonic() + timeout_s
+            self.waiting = True
+            try:
+                self.connection.sendall(data)
+            finally:
+                self.waiting = False
+
+        def expire(self):
+            self.expired = True  # first: a recv() that returns now must see it
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    class Reaper(object):
+        """One thread that ends the reads and writes that overran their deadline,
+        by shutting their socket down (which wakes a blocked recv() or send())."""
+
+        def __init__(self):
+            self.lock = threading.Lock()
+            self.readers = set()
+            self.interval_s = min(0.5, timeout_s / 4)
+            thread = threading.Thread(target=self.run, name="ipupdate-reaper")
+            thread.daemon = True
+            thread.start()
+
+        def watch(self, reader):
+            with self.lock:
+                self.readers.add(reader)
+
+        def forget(self, reader):
+            with self.lock:
+                self.readers.discard(reader)
+
+        def run(self):
+            while True:
+                time.sleep(self.interval_s)
+                now = time.monotonic()
+                with self.lock:
+                    late = [reader for reader in self.readers
+                            if reader.waiting and reader.deadline <= now]
+                for reader in late:
+                    reader.expire()
+
+    reaper = Reaper()
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        timeout = timeout_s             # a stalled client is dropped, not waited for
         server_version = "ipupdate/" + VERSION
         # http.server's own refusals (a bad request line, too many headers):
         # one line of plain text like ours, not an HTML page.
@@ -1474,6 +1528,11 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
             self.rfile.close()  # the plain reader setup() made; this one has limits
             self.reader = RequestReader(self.connection)
             self.rfile = io.BufferedReader(self.reader)
+            reaper.watch(self.reader)
+
+        def finish(self):
+            reaper.forget(self.reader)
+            http.server.BaseHTTPRequestHandler.finish(self)
 
         def handle_one_request(self):
             self.reader.next_request()  # the limits count per request
@@ -1516,7 +1575,6 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
                 import traceback  # lazy: only for the error log, never for the peer
                 sys.stderr.write("ipupdate: internal error\n" + traceback.format_exc())
                 body = send(start_response, 500, "Error: internal error")[0]
-            self.connection.settimeout(timeout_s)  # writing: a plain timeout again
             status, headers = response
             if self.command == "HEAD":
                 body = b""  # whatever the application made: a body would end the exchange
@@ -1528,8 +1586,7 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
                 self.close_connection = True
                 headers = headers + [("Connection", "close")]
             head = "HTTP/1.1 %s\r\n" % status + "".join("%s: %s\r\n" % h for h in headers)
-            self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
-            self.wfile.flush()
+            self.reader.send(head.encode("latin-1") + b"\r\n" + body)
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = \
             run_application
@@ -1806,7 +1863,12 @@ def serve_application(config):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
                 environ.get("PATH_INFO") != DYNDNS2_PATH:
             return viewer(environ, start_response)
-        return updates(environ, start_response)
+        try:
+            return updates(environ, start_response)
+        finally:
+            # Before the answer goes out: an update, a heartbeat or a logged
+            # refusal may have changed what the viewer shows.
+            viewer.database_changed()
 
     return application
 
@@ -1825,6 +1887,7 @@ def viewer_application(config):
         def missing(environ, start_response):
             return send(start_response, 404, "Error: the viewer getip_cgi.py is not "
                                              "installed beside ipupdate_server.py")
+        missing.database_changed = lambda: None
         return missing
     return getip_cgi.make_application(config)
 

@@ -828,8 +828,9 @@ class LocalServerTest(unittest.TestCase):
 class KeptConnectionTest(unittest.TestCase):
     """Under `serve` the viewer keeps its read-only database connection from one
     request of a client to the next (HTTP keep-alive: one thread, one connection).
-    It must see every change the server makes, to the rows and to the schema, a
-    database file replaced or removed, and must never hold a lock between requests."""
+    It must show every change the server makes, to the rows and to the schema,
+    at once; changes of other processes and a database file replaced or removed
+    within getip_cgi.RECHECK_S; and must never hold a lock between requests."""
 
     def setUp(self):
         self.directory = tempfile.mkdtemp(prefix="viewer-kept-")
@@ -882,15 +883,33 @@ class KeptConnectionTest(unittest.TestCase):
         self.assertEqual(self.counts(), [("home", 2)])
         self.assertNoLockHeld()
 
-    def test_every_commit_shows_on_the_next_request_even_within_a_second(self):
+    def get_until(self, query, expected):
+        """GET until the answer is `expected`; the seconds that took."""
+        started = time.monotonic()
+        while self.get(query) != expected and time.monotonic() - started < 5:
+            time.sleep(0.05)
+        self.assertEqual(self.get(query), expected)
+        return time.monotonic() - started
+
+    def test_every_update_of_the_server_shows_on_the_next_request(self):
+        for number in range(1, 6):
+            name = "pi%d" % number
+            self.assertEqual(self.get("format=ip&name=" + name),
+                             (404, "Error: no updates recorded for name '%s'" % name))
+            self.assertEqual(self.post(name=name, key=support.KEY),
+                             (200, "OK: New IP updated"))
+            self.assertEqual(self.get("format=ip&name=" + name), (200, "127.0.0.1\n"))
+
+    def test_commits_of_other_processes_show_within_the_recheck_time(self):
         fill_database(self.database, [(4, "home", "192.0.2.1", T0, T0)])
-        for number in range(2, 12):
-            self.assertEqual(self.get("format=ip&name=home")[1], "192.0.2.%d\n" % (number - 1))
+        for number in range(2, 5):
+            self.assertEqual(self.get("format=ip&name=home"), (200, "192.0.2.%d\n" % (number - 1)))
             writer = sqlite3.connect(self.database)
             writer.execute("UPDATE log_ipv4 SET ip = ?", ("192.0.2.%d" % number,))
             writer.commit()
             writer.close()
-        self.assertEqual(self.get("format=ip&name=home")[1], "192.0.2.11\n")
+            waited_s = self.get_until("format=ip&name=home", (200, "192.0.2.%d\n" % number))
+            self.assertLess(waited_s, getip_cgi.RECHECK_S + 2)
 
     def test_a_database_file_replaced_or_removed_is_read_anew(self):
         self.assertEqual(self.get(), (200, "no updates recorded yet\n"))
@@ -899,9 +918,9 @@ class KeptConnectionTest(unittest.TestCase):
         restored = os.path.join(self.directory, "restored.sqlite")
         fill_database(restored, [(4, "cabin", "198.51.100.9", T0, T0)])
         os.replace(restored, self.database)   # as a restore from a backup would
-        self.assertEqual(self.get(), (200, "cabin ipv4 198.51.100.9 %s\n" % utc(T0)))
+        self.get_until("", (200, "cabin ipv4 198.51.100.9 %s\n" % utc(T0)))
         os.remove(self.database)
-        self.assertEqual(self.get(), (200, "no updates recorded yet\n"))
+        self.get_until("", (200, "no updates recorded yet\n"))
 
     def test_the_hot_journal_of_a_killed_writer_is_rolled_back_not_an_error(self):
         self.assertEqual(self.post(), (200, "OK: New IP updated"))
@@ -934,7 +953,9 @@ class KeptConnectionTest(unittest.TestCase):
 class KeptRecordsTest(unittest.TestCase):
     """A kept connection reuses its last records while the same query finds the
     same PRAGMA data_version (read in the same transaction); a commit by any
-    other connection, or another query, reads the database again."""
+    other connection, or another query, reads the database again. Within
+    RECHECK_S of the last check it asks SQLite nothing, unless the process said
+    database_changed(). (RECHECK_S is 0 here except where a test says.)"""
 
     def setUp(self):
         directory = tempfile.mkdtemp(prefix="viewer-reuse-")
@@ -942,6 +963,8 @@ class KeptRecordsTest(unittest.TestCase):
         self.path = os.path.join(directory, "ipupdate.sqlite")
         fill_database(self.path, [(4, "home", "192.0.2.1", T0, T0),
                                   (4, "office", "192.0.2.2", T0, T0)])
+        self.addCleanup(setattr, getip_cgi, "RECHECK_S", getip_cgi.RECHECK_S)
+        getip_cgi.RECHECK_S = 0
         self.kept = getip_cgi.KeptConnections(self.path)
         self.addCleanup(self.kept.drop)
         held, _ = self.kept.get()   # this thread's, as read_database() will use it
@@ -986,6 +1009,23 @@ class KeptRecordsTest(unittest.TestCase):
             self.assertEqual([record.name for record in records], ["home"], query)
             self.assertGreater(len(statements), 3, query)
         self.assertEqual(self.read("home", 2, T0 + 1)[1], ["PRAGMA"])
+
+    def test_within_the_recheck_time_sqlite_is_not_asked_unless_the_process_wrote(self):
+        getip_cgi.RECHECK_S = 3600
+        first, statements = self.read()
+        self.assertGreater(len(statements), 3)
+        self.write("UPDATE log_ipv4 SET timestamp = ? WHERE name = 'home'", T0 + 1)
+        again, statements = self.read()
+        self.assertIs(again, first)   # another process's commit: not seen yet
+        self.assertEqual(statements, [])
+        self.assertEqual(self.read("home")[0][0].periods[4][0][2], T0 + 1)  # another query
+        self.kept.database_changed()
+        records, statements = self.read()
+        self.assertEqual(records[0].periods[4][0][2], T0 + 1)
+        self.assertGreater(len(statements), 3)
+        self.assertIs(self.read()[0], records)
+        getip_cgi.RECHECK_S = 0
+        self.assertEqual(self.read()[1], ["PRAGMA"])
 
 
 class CommandLineTest(ViewerTestCase):
