@@ -30,7 +30,7 @@ signed with the name's key, comes from the address it names, carries a time
 within the window of the server clock, and is newer than the last one accepted
 for that name.
 
-About 1,750 lines, in sections that read top to bottom: protocol, validation,
+About 1,900 lines, in sections that read top to bottom: protocol, validation,
 configuration, storage, hooks, the request handler, WSGI, the CGI and HTTP
 adapters, `check`, the command line. What stands between a forged message and
 your record is the protocol, validation and handler sections, and

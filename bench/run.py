@@ -336,6 +336,13 @@ def bench_cgi(args, workdir, broken):
                              "import " + NAIVE_IMPORTS),
         "urllib": python_case("python3 -c 'import urllib.request'", [],
                               "import urllib.request"),
+        # The modules the user fixed, imported and nothing done: no request of
+        # that kind can cost less (type=ip signs; an update also stores; the
+        # viewer reads).
+        "bound-ip": python_case("python3 -c 'import hmac'", [], "import hmac"),
+        "bound-update": python_case("python3 -c 'import hmac, sqlite3'", [],
+                                    "import hmac, sqlite3"),
+        "bound-viewer": python_case("python3 -c 'import sqlite3'", [], "import sqlite3"),
         "ip": server_case("ipupdate_server.py  POST type=ip (nonce)", [], ip_body,
                           r"^ip=127\.0\.0\.1&ts=\d+&nonce=\w+&now=\d+&h=[0-9a-f]{64}$"),
         "ip-legacy": server_case("ipupdate_server.py  POST type=ip (original form)", [],
@@ -410,12 +417,16 @@ def bench_cgi(args, workdir, broken):
              "launch-ip", "launch-update"] + [
         "also-%s%d" % (kind, number) for number in range(len(args.also))
         for kind in ("viewer", "ip", "update")] + [
-        "naive", "urllib", "php-viewer", "php-ip", "php-update"]
+        "bound-viewer", "bound-ip", "bound-update", "naive", "urllib",
+        "php-viewer", "php-ip", "php-update"]
     peers = {"viewer": "php-viewer", "ip-legacy": "php-ip", "update": "php-update",
              "launch-viewer": "php-viewer", "launch-update": "php-update"}
     notes = {"floor-IS": "site start-up hooks: in every figure",
              "naive": "a naive import set (reference)",
-             "urllib": "urllib.request alone (reference)"}
+             "urllib": "urllib.request alone (reference)",
+             "bound-viewer": "the least a viewer GET can cost",
+             "bound-ip": "the least a type=ip can cost",
+             "bound-update": "the least an update can cost"}
     targets = dict((key, TARGET_CGI) for key in cases
                    if key.startswith(("viewer", "ip", "update", "also-", "launch-")))
     for key in order:
