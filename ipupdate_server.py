@@ -260,9 +260,6 @@ def check_address(text):
 # tests/test_address.py holds them to that, with ipaddress as the oracle.
 # Addresses travel through the program as their canonical text.
 
-DECIMAL_DIGITS = frozenset("0123456789")
-
-
 def parse_ipv4(text):
     """The 32-bit value of a dotted-quad IPv4 address; ValueError if it is not one."""
     octets = text.split(".")
@@ -270,7 +267,7 @@ def parse_ipv4(text):
         raise ValueError("not an IPv4 address")
     value = 0
     for octet in octets:
-        if not 1 <= len(octet) <= 3 or not set(octet) <= DECIMAL_DIGITS \
+        if not 1 <= len(octet) <= 3 or not set(octet) <= DIGITS \
                 or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
             raise ValueError("not an IPv4 address")
         value = value << 8 | int(octet)
