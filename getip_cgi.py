@@ -370,41 +370,47 @@ class KeptConnection(object):
             pass  # from another thread (the application itself went): the collector's job
 
 
-def read_database(path, name, depth, refused_since, kept=None):
+def read_database(path, name, depth, refused_since, kept=None, again=True):
     """read_records() on the database at `path`, through this thread's
     connection of `kept` (a KeptConnections) if given, else on a connection of
-    its own. [] without a database."""
+    its own. [] without a database.
+
+    A read that fails is made once more, on a new connection: a read-only one
+    can fail where a new one would not. It cannot roll back the hot journal of
+    a killed writer (open_database() opens a read-write one while a journal
+    exists). And SQLite may take the journal of a writer that rolled back a
+    moment before (say, one that gave up waiting for the lock) for a hot one, which
+    a read-only connection cannot roll back either: "attempt to write a
+    readonly database" (a false positive its pager accepts on purpose).
+    """
     import sqlite3  # lazy (already loaded by open_database): for sqlite3.Error
-    if kept is None:
-        connection = open_database(path, readonly=True)
-        if connection is None:
-            return []
-        try:
-            return read_records(connection, name, depth, refused_since)
-        except sqlite3.Error as error:
-            raise DatabaseUnavailable("database %s: %s" % (path, error))
-        finally:
-            connection.close()
-    records = kept.current_records((name, depth, refused_since))
+    records = None if kept is None else kept.current_records((name, depth, refused_since))
     if records is not None:
         return records
-    # Taken before SQLite is asked: a write after this is seen by the next request.
-    checked = (kept.generation, time.monotonic())
-    held, reused = kept.get()
-    if held is None:
+    if kept is None:
+        connection, checked = open_database(path, readonly=True), None
+        held = None
+    else:
+        # Taken before SQLite is asked: a write after this is seen by the next request.
+        checked = (kept.generation, time.monotonic())
+        held, _ = kept.get()
+        connection = held and held.connection
+    if connection is None:
         return []
     try:
-        records = read_records(held.connection, name, depth, refused_since, held)
-        held.checked = checked
+        records = read_records(connection, name, depth, refused_since, held)
+        if held is not None:
+            held.checked = checked
         return records
     except sqlite3.Error as error:
-        kept.drop()
-        if reused:
-            # A kept connection can fail where a new one would not: a read-only
-            # one cannot roll back the hot journal of a killed writer, and
-            # open_database() opens a read-write one then. Once more, on a new one.
-            return read_database(path, name, depth, refused_since, kept)
+        if kept is not None:
+            kept.drop()
+        if again:
+            return read_database(path, name, depth, refused_since, kept, again=False)
         raise DatabaseUnavailable("database %s: %s" % (path, error))
+    finally:
+        if kept is None:
+            connection.close()
 
 
 # ---------------------------------------------------------------------------
