@@ -161,18 +161,22 @@ SCHEMA_SQL = ("SELECT name FROM sqlite_master "
 # The distinct names by skip-scan: one seek in the (name, id) index per name.
 # SELECT DISTINCT name would read the whole index, an entry per row: 40 ms, not
 # 0.04 ms, on a history of 1,000,000 rows (docs/VIEWER.md).
-FIRST_NAME_SQL = "SELECT MIN(name) FROM {table}"
-NEXT_NAME_SQL = "SELECT MIN(name) FROM {table} WHERE name > ?"
+# Names compare as the server compares them, case-insensitively (an old
+# database may hold one name in several spellings): shown in lower case.
+FIRST_NAME_SQL = "SELECT lower(MIN(name COLLATE NOCASE)) FROM {table}"
+NEXT_NAME_SQL = ("SELECT lower(MIN(name COLLATE NOCASE)) FROM {table} "
+                 "WHERE name > ? COLLATE NOCASE")
 # Without that index (the original's tables, until the server's first update
 # creates it) the skip-scan would read the table once per name: read it once.
-ALL_NAMES_SQL = "SELECT DISTINCT name FROM {table} WHERE name IS NOT NULL"
+ALL_NAMES_SQL = "SELECT DISTINCT lower(name) FROM {table} WHERE name IS NOT NULL"
 # The newest periods of one name: the tail of its run in the (name, id) index.
-PERIODS_SQL = ("SELECT ip, first_seen, timestamp FROM {table} WHERE name = ? "
+PERIODS_SQL = ("SELECT ip, first_seen, timestamp FROM {table} WHERE name = ? COLLATE NOCASE "
                "ORDER BY id DESC LIMIT ?")
 # The same with the column `source`, which the server adds to a table the
 # first time a dyndns2 client (a router) reports: 'dyndns2' in the rows those
 # began, NULL in the others (the ipupdate protocol, or the original).
-PERIODS_SOURCE_SQL = ("SELECT ip, first_seen, timestamp, source FROM {table} WHERE name = ? "
+PERIODS_SOURCE_SQL = ("SELECT ip, first_seen, timestamp, source FROM {table} "
+                      "WHERE name = ? COLLATE NOCASE "
                       "ORDER BY id DESC LIMIT ?")
 SOURCE_MARK = "dyndns2"     # how text and html mark a period a dyndns2 client began
 # The refused update attempts that named one name since a time, from the
@@ -230,8 +234,8 @@ def read_records(connection, name=None, depth=1, refused_since=None, kept=None):
         for family, table in sorted(FAMILY_TABLES.items()):
             if table not in schema:
                 continue  # the server creates a family's table on its first update
-            names = [name] if name is not None else list_names(
-                connection, table, table + "_name_id" in schema)
+            names = [name.lower()] if name is not None else list_names(
+                connection, table, table + "_folded_name_id" in schema)
             periods_sql = PERIODS_SOURCE_SQL if "source" in [
                 row[1] for row in connection.execute(
                     "PRAGMA table_info(%s)" % table).fetchall()

@@ -136,12 +136,14 @@ def passwords_match(offered, expected):
 # ---------------------------------------------------------------------------
 
 class Refused(Exception):
-    """A request we answer with an error status and a one-line reason."""
+    """A request we answer with an error status and a one-line reason;
+    `detail`, if any, is for the error log only."""
 
-    def __init__(self, status, reason):
+    def __init__(self, status, reason, detail=""):
         Exception.__init__(self, reason)
         self.status = status
         self.reason = reason
+        self.detail = detail
 
 
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -442,7 +444,7 @@ class Config(object):
     SETTINGS = ("secret", "database", "window", "timezone", "trusted_proxies",
                 "allow_short_secrets", "stale_after", "view_key", "on_change", "hook_timeout",
                 "refused_log_rows", "max_refusals_per_minute",
-                "dyndns2_allow_plain_http", "dyndns2_trust_myip")
+                "dyndns2_allow_plain_http", "dyndns2_trust_myip", "proxy_sets_forwarded_proto")
     NAME_SETTINGS = ("on_change", "hook_timeout")  # what a [name:NAME] section may set
 
     def __init__(self, path, settings, name_keys, name_settings=None, dyndns2_passwords=None):
@@ -458,7 +460,7 @@ class Config(object):
                          "hook_timeout", str(DEFAULT_HOOK_TIMEOUT_S))))
         self.name_hooks = {}
         for name, options in (name_settings or {}).items():
-            self.name_hooks[name] = (
+            self.name_hooks[name.lower()] = (
                 program_path(directory, options["on_change"]) if "on_change" in options
                 else self.hook[0],
                 parse_seconds("hook_timeout in [name:%s]" % name, options["hook_timeout"])
@@ -491,14 +493,26 @@ class Config(object):
             "dyndns2_allow_plain_http", "no"))
         self.dyndns2_trust_myip = parse_flag("dyndns2_trust_myip", settings.get(
             "dyndns2_trust_myip", "no"))
+        # A proxy that does not set X-Forwarded-Proto passes on the client's own:
+        # believed only when the owner says the trusted proxies set it.
+        self.proxy_sets_forwarded_proto = parse_flag(
+            "proxy_sets_forwarded_proto", settings.get("proxy_sets_forwarded_proto", "no"))
 
     def key_for(self, name):
-        """The key that signs messages of `name`: its own if listed, else the shared secret."""
-        return self.name_keys.get(name, self.secret)
+        """The key that signs messages of `name` (any letter case): its own if
+        listed, else that of the nearest listed name it is below (`pi.home` is
+        home's to sign: a shared-secret holder must not plant names in a zone
+        that has its own key), else the shared secret."""
+        labels = name.lower().split(".")
+        for start in range(len(labels)):
+            key = self.name_keys.get(".".join(labels[start:]))
+            if key is not None:
+                return key
+        return self.secret
 
     def hook_for(self, name):
         """(program or None, timeout in seconds) to run when `name` changes address."""
-        return self.name_hooks.get(name, self.hook)
+        return self.name_hooks.get(name.lower(), self.hook)
 
     def listed_names(self):
         """The names the config names: in [names] or with a [name:NAME] section."""
@@ -635,6 +649,17 @@ def read_ini(text, path):
     return sections
 
 
+def case_folded(entries, section, path):
+    """{name in lower case: value}: names, like DNS names, are one name in any case."""
+    folded = {}
+    for name, value in entries.items():
+        if name.lower() in folded:
+            raise ConfigError("config file %s: two entries of %s differ only in letter case "
+                              "(names are case-insensitive)" % (path, section))
+        folded[name.lower()] = value
+    return folded
+
+
 def load_config(path):
     try:
         with open(path, encoding="utf-8") as config_file:
@@ -648,7 +673,12 @@ def load_config(path):
     name_settings = {}
     for section in sections:
         if section.startswith("name:"):
-            name_settings[section[len("name:"):]] = sections[section]
+            name = section[len("name:"):]
+            if name.lower() in name_settings:
+                raise ConfigError("config file %s: sections [%s] and [name:%s] differ only in "
+                                  "letter case (names are case-insensitive)"
+                                  % (path, printable(section), printable(name.lower())))
+            name_settings[name.lower()] = sections[section]
         elif section not in ("ipupdate", "names", "dyndns2"):
             raise ConfigError("config file %s: unknown section [%s] (expected [ipupdate], "
                               "[names], [name:NAME], [dyndns2])" % (path, printable(section)))
@@ -657,7 +687,7 @@ def load_config(path):
         if setting not in Config.SETTINGS:
             raise ConfigError("config file %s: unknown setting '%s' in [ipupdate]"
                               % (path, setting))
-    name_keys = sections.get("names", {})
+    name_keys = case_folded(sections.get("names", {}), "[names]", path)
     for name, key in name_keys.items():
         try:
             check_name(name)
@@ -681,7 +711,8 @@ def load_config(path):
                 raise ConfigError("config file %s: unknown setting '%s' in [name:%s] "
                                   "(expected %s)" % (path, printable(setting), name,
                                                      ", ".join(Config.NAME_SETTINGS)))
-        if name not in name_keys and name not in dyndns2 and not settings.get("secret"):
+        if name not in name_keys and name not in set(each.lower() for each in dyndns2) \
+                and not settings.get("secret"):
             # Most likely a typo: a section for a name that no key can ever sign.
             raise ConfigError("config file %s: [name:%s]: no key signs this name (add it "
                               "to [names], or set 'secret' in [ipupdate])" % (path, name))
@@ -696,9 +727,13 @@ FAMILY_TABLES = {4: "log_ipv4", 6: "log_ipv6"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, ip VARCHAR,
     name VARCHAR, first_seen UNSIGNED INT, timestamp UNSIGNED INT);
-CREATE INDEX IF NOT EXISTS {table}_name_id ON {table} (name, id);
-CREATE INDEX IF NOT EXISTS {table}_name_timestamp ON {table} (name, timestamp);
+CREATE INDEX IF NOT EXISTS {table}_folded_name_id ON {table} (name COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS {table}_folded_name_timestamp ON {table}
+    (name COLLATE NOCASE, timestamp);
 """
+# Names are compared with COLLATE NOCASE (ASCII case folding, all a name may
+# hold): a database of the original, or of an older version of ours, may hold
+# one name in several spellings, and they are one name.
 
 
 class DatabaseUnavailable(Exception):
@@ -736,7 +771,7 @@ def open_database(path, readonly=False):
         raise DatabaseUnavailable("cannot open database %s: %s" % (path, error))
 
 
-def record_update(connection, family, name, address, ts, source=None, latest_ts=None):
+def record_update(connection, family, name, address, ts, dyndns2=False):
     """Store an authenticated update; return (the OK line, the previous address),
     or refuse a replay. The previous address is None when the address did not
     change, and "" when the name had none in this family.
@@ -745,13 +780,12 @@ def record_update(connection, family, name, address, ts, source=None, latest_ts=
     check and the write are one step: of many copies of one message sent at
     once, exactly one is accepted.
 
-    dyndns2 requests carry no time: their ts is the server's clock, and they
-    give `latest_ts`. A ts not newer than the last accepted one (two updates
-    in one second, or an ipupdate client whose clock is ahead) is then raised
-    to one past it, as long as that is at most latest_ts, so the times of a
-    name stay strictly increasing. A row inserted with a `source` is marked
-    with it, in a column added on first use (NULL: the ipupdate protocol, or
-    the original, whose INSERT names its columns and so is not disturbed).
+    dyndns2 requests carry no signature to replay and no time of their own:
+    their ts is the server's clock, they pass no replay floor, and they never
+    lower a stored time nor raise it past that clock, so no number of them can
+    make a later signed update of the name count as a replay. Rows they begin
+    are marked source = 'dyndns2', in a column added on first use (NULL: the
+    ipupdate protocol, or the original, whose INSERT names its columns).
     """
     import sqlite3  # lazy, see open_database()
     table = FAMILY_TABLES[family]
@@ -766,25 +800,24 @@ def record_update(connection, family, name, address, ts, source=None, latest_ts=
             # The largest timestamp, not the newest row's: the original accepted
             # older messages when the address changed, so its rows are not ordered.
             (last_ts,) = connection.execute(
-                "SELECT MAX(timestamp) FROM %s WHERE name = ?" % table, (name,)).fetchone()
-            if latest_ts is not None and last_ts is not None and int(last_ts) < latest_ts:
-                ts = max(ts, int(last_ts) + 1)
-            if last_ts is not None and ts <= int(last_ts):
+                "SELECT MAX(timestamp) FROM %s WHERE name = ? COLLATE NOCASE" % table,
+                (name,)).fetchone()
+            if not dyndns2 and last_ts is not None and ts <= int(last_ts):
                 raise Refused(409, "replayed or out-of-order message: ts %d is not newer "
                                    "than the last accepted ts %d for this name"
                                    % (ts, int(last_ts)))
             newest = connection.execute(
-                "SELECT id, ip FROM %s WHERE name = ? ORDER BY id DESC LIMIT 1" % table,
-                (name,)).fetchone()
+                "SELECT id, ip, timestamp FROM %s WHERE name = ? COLLATE NOCASE "
+                "ORDER BY id DESC LIMIT 1" % table, (name,)).fetchone()
             if newest is not None and newest[1] == address:
                 connection.execute("UPDATE %s SET timestamp = ? WHERE id = ?" % table,
-                                   (ts, newest[0]))
+                                   (max(ts, as_int(newest[2])), newest[0]))
                 outcome, previous = "OK: Timestamp updated", None
             else:
                 columns, values = "ip, name, first_seen, timestamp", (address, name, ts, ts)
-                if source is not None:
+                if dyndns2:
                     add_source_column(connection, table)
-                    columns, values = columns + ", source", values + (source,)
+                    columns, values = columns + ", source", values + ("dyndns2",)
                 connection.execute("INSERT INTO %s (%s) VALUES (%s)" % (
                     table, columns, ", ".join("?" * len(values))), values)
                 outcome = "OK: New IP updated"
@@ -809,6 +842,14 @@ def record_update(connection, family, name, address, ts, source=None, latest_ts=
 # it) they take turns in the order they came, without sleeping. A CGI process
 # stores one update: it needs none.
 write_turns = None
+
+
+def as_int(value):
+    """A stored time as an int; 0 for an odd value in an old database."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def add_source_column(connection, table):
@@ -1005,10 +1046,11 @@ def answer(fields, peer, config, now, on_change=None):
 
 
 def key_of(config, name):
+    """The key of `name`, or for a name no key signs a random one, used as any
+    other: the answer is then the one a wrong key gets (a caller without the
+    key must not learn which names exist), and the log says why."""
     key = config.key_for(name)
-    if key is None:
-        raise Refused(403, "no key is configured for name '%s'" % name)
-    return key
+    return key if key is not None else os.urandom(32).hex()
 
 
 def answer_ip(fields, peer, config, now):
@@ -1038,10 +1080,14 @@ def answer_update(fields, peer, config, now, on_change=None):
     ts = check_ts(ts_text)
     received_mac = check_mac(required(fields, "h"))
     check_address(address_text)
-    key = key_of(config, name)
-    if not mac_matches(key, update_message(address_text, name, ts_text), received_mac):
+    # The MAC covers the name as sent; from here on the name is its one
+    # spelling (lower case), as DNS has it: keys, history, replay floor, hooks.
+    if not mac_matches(key_of(config, name), update_message(address_text, name, ts_text),
+                       received_mac):
         raise Refused(403, "authentication failed: wrong key for this name, "
-                           "or the message was altered")
+                           "or the message was altered",
+                      "" if config.key_for(name) else "no key is configured for this name")
+    name = name.lower()
     check_window(ts, now, config.window_s)
     if address_text != peer:
         raise Refused(403, "the signed address %s is not the address this request "
@@ -1091,7 +1137,7 @@ def note_refusal(config, fields, peer, refusal, now, log_line):
             connection.execute("PRAGMA busy_timeout = %d" % (REFUSAL_BUSY_TIMEOUT_S * 1000))
             retry_after_s = record_refusal(
                 connection, now, refusal_source(peer), peer,
-                printable(fields.get("name", ""), MAX_NAME_CHARS), refusal.status,
+                printable(fields.get("name", ""), MAX_NAME_CHARS).lower(), refusal.status,
                 printable(refusal.reason, 200), config.refused_log_rows,
                 config.max_refusals_per_minute)
         finally:
@@ -1149,17 +1195,11 @@ def answer_dyndns2(params, password, peer, config, now, on_change=None):
                 404, "nohost", "name '%s' is not enabled for dyndns2 with this password"
                 % hostname, hostname=hostname)))
             continue
-        name = config.dyndns2[hostname.lower()][0]
+        name = hostname.lower()  # one spelling, as for type=update
         connection = open_database(config.database)
         try:
             outcome, previous = record_update(connection, ip_version(address), name, address,
-                                              now, "dyndns2", now + config.window_s)
-        except Refused:  # not newer than the last update, even one second after it
-            results.append(("dnserr", Dyndns2Refused(
-                409, "dnserr", "the last update of name '%s' is timestamped more than the "
-                               "window (%d s) ahead of the server clock: check the clocks"
-                % (name, config.window_s), counted=False, hostname=hostname)))
-            continue
+                                              now, dyndns2=True)
         finally:
             connection.close()
         if previous is not None and on_change is not None:
@@ -1261,8 +1301,9 @@ def make_application(config=None, clock=time.time):
             elif refusal.status >= 500:
                 log(environ, "error: %s" % refusal.reason)
             elif fields.get("type") == "update":
-                log(environ, "refused update from %s for name '%s': %s" % (
-                    peer, printable(fields.get("name", "")), refusal.reason))
+                log(environ, "refused update from %s for name '%s': %s%s" % (
+                    peer, printable(fields.get("name", "")), refusal.reason,
+                    " (%s)" % refusal.detail if refusal.detail else ""))
             return send(start_response, refusal.status, "Error: " + refusal.reason, extra)
         except ConfigError as error:
             log(environ, "configuration error: %s" % error)
@@ -1352,8 +1393,7 @@ def read_dyndns2(environ, config):
         raise Dyndns2Refused(400, "badagent", "the query string must be percent-encoded ASCII")
     except Refused as refusal:
         raise Dyndns2Refused(400, "badagent", "query string: " + refusal.reason)
-    if not (config.dyndns2_allow_plain_http or arrived_over_https(environ,
-                                                                   config.trusted_proxies)):
+    if not (config.dyndns2_allow_plain_http or arrived_over_https(environ, config)):
         # Basic auth sends the password itself, readable by anyone on the path
         # and good for any number of requests: refuse, so the mistake shows on
         # the first try, not after months of updates. (A guard against a
@@ -1369,13 +1409,15 @@ def read_dyndns2(environ, config):
     return params, password
 
 
-def arrived_over_https(environ, trusted_proxies):
+def arrived_over_https(environ, config):
     """True when the request came over HTTPS: the web server says so (CGI's
-    HTTPS=on, WSGI's url_scheme), or a trusted proxy, in X-Forwarded-Proto
-    (which it must set, not pass on: from anyone else the header is ignored)."""
+    HTTPS=on, WSGI's url_scheme), or a trusted proxy, in X-Forwarded-Proto,
+    when the config says the proxies set that header (proxy_sets_forwarded_proto:
+    one that does not passes on the client's own); from anyone else it is ignored."""
     if environ.get("wsgi.url_scheme") == "https":
         return True
-    if not trusted_proxies:
+    trusted_proxies = config.trusted_proxies
+    if not (trusted_proxies and config.proxy_sets_forwarded_proto):
         return False
     try:
         direct = parse_peer(environ.get("REMOTE_ADDR", ""))
@@ -1569,6 +1611,10 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
                 "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
             }
             for header, value in self.headers.items():
+                if "_" in header:
+                    # As Apache's CGI and gunicorn: X_Forwarded_For would become
+                    # HTTP_X_FORWARDED_FOR too, and join (or pass for) the real one.
+                    continue
                 key = "HTTP_" + header.upper().replace("-", "_")
                 if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
                     environ[key] = environ[key] + "," + value if key in environ else value
@@ -1651,7 +1697,8 @@ CHECK_OK, CHECK_WARNING, CHECK_UNKNOWN = 0, 1, 3   # the monitoring-plugins exit
 CHECK_STATUS = {CHECK_OK: "OK", CHECK_WARNING: "WARNING", CHECK_UNKNOWN: "UNKNOWN"}
 # Each name's newest update in one table. SQLite takes the bare column `ip`
 # from the row that holds MAX(timestamp) (documented since SQLite 3.7.11).
-NEWEST_SQL = "SELECT name, ip, MAX(timestamp) FROM {table} WHERE name IS NOT NULL GROUP BY name"
+NEWEST_SQL = ("SELECT lower(name), ip, MAX(timestamp) FROM {table} WHERE name IS NOT NULL "
+              "GROUP BY name COLLATE NOCASE")
 
 
 def newest_updates(path):

@@ -294,7 +294,7 @@ class OriginalDatabase(object):
         indexes = sorted(r[0] for r in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log_ipv4'"))
         connection.close()
-        self.assertEqual(indexes, ["log_ipv4_name_id", "log_ipv4_name_timestamp"])
+        self.assertEqual(indexes, ["log_ipv4_folded_name_id", "log_ipv4_folded_name_timestamp"])
 
 
 class ConcurrentIdenticalMessages(object):

@@ -666,11 +666,11 @@ class QueryPlanTest(unittest.TestCase):
         connection = self.connect([(4, "home", "192.0.2.1", T0, T0)])
         for table in ("log_ipv4", "log_ipv6"):
             first, following, periods = self.plans(connection, table)
-            self.assertRegex(first, r"^SEARCH (TABLE )?%s USING COVERING INDEX %s_name_"
+            self.assertRegex(first, r"^SEARCH (TABLE )?%s USING COVERING INDEX %s_folded_name_"
                              % (table, table))
-            self.assertRegex(following, r"^SEARCH (TABLE )?%s USING COVERING INDEX %s_name_"
-                                        r"\w+ \(name>\?\)$" % (table, table))
-            self.assertRegex(periods, r"^SEARCH (TABLE )?%s USING INDEX %s_name_id "
+            self.assertRegex(following, r"^SEARCH (TABLE )?%s USING COVERING INDEX %s_folded_"
+                                        r"name_\w+ \(name>\?\)$" % (table, table))
+            self.assertRegex(periods, r"^SEARCH (TABLE )?%s USING INDEX %s_folded_name_id "
                                       r"\(name=\?\)$" % (table, table))
 
     def test_the_refused_count_is_a_search_in_the_name_time_index(self):
