@@ -184,3 +184,214 @@ def kill_writer_mid_transaction(database):
 
 def now():
     return int(time.time())
+
+
+# ---------------------------------------------------------------------------
+# The client's harness: the client run as cron runs it, and a fake server on
+# loopback that answers as a test says (forged, stale, legacy, slow, broken).
+# ---------------------------------------------------------------------------
+
+import http.server  # noqa: E402 (appended section)
+import socket  # noqa: E402
+import ssl  # noqa: E402
+import threading  # noqa: E402
+import unittest  # noqa: E402
+import urllib.parse  # noqa: E402
+
+WRONG_KEY = "wrong-key-0d9e8f7a6b5c4d3e"
+SECRETS = (KEY, HOME_KEY, WRONG_KEY)
+
+
+def wait_for_next_second():
+    """The server refuses an update whose ts is not newer than the last one
+    (a replay); two runs in one second carry the same ts."""
+    time.sleep(1.02 - time.time() % 1)
+
+
+def ipv6_loopback_works():
+    try:
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        probe.bind(("::1", 0))
+        probe.close()
+        return True
+    except OSError:
+        return False
+
+
+def free_port():
+    """A port with nothing listening on it (bound, then released)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+class FakeServer(object):
+    """`respond(request)` -> (status, [(header, value)], body text); or bytes,
+    sent as they are (a whole raw answer); or a function given the socket's
+    write file, which writes what it likes (slowly, say) until the client
+    goes away. `request` has .fields (dict), .body (bytes), .peer (text)."""
+
+    def __init__(self, respond, bind="127.0.0.1", tls_files=None):
+        self.requests = []
+        fake = self
+
+        class Request(object):
+            pass
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                request = Request()
+                request.body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                request.fields = dict(urllib.parse.parse_qsl(request.body.decode(),
+                                                             keep_blank_values=True))
+                request.peer = self.client_address[0]
+                fake.requests.append(request.fields)
+                answer = respond(request)
+                try:
+                    if callable(answer):
+                        answer(self.wfile)
+                    elif isinstance(answer, bytes):
+                        self.wfile.write(answer)
+                    else:
+                        status, headers, body = answer
+                        data = body.encode()
+                        self.send_response(status)
+                        for header in headers:
+                            self.send_header(*header)
+                        self.send_header("Content-Type", "text/plain")
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
+                except OSError:
+                    pass  # the client went away: what the slow answers wait for
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.HTTPServer):
+            address_family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+            daemon_threads = True
+
+            def process_request(self, request, client_address):   # one thread each
+                threading.Thread(target=self.process_request_thread, daemon=True,
+                                 args=(request, client_address)).start()
+
+            def process_request_thread(self, request, client_address):
+                try:
+                    self.finish_request(request, client_address)
+                except Exception:
+                    pass
+                finally:
+                    self.shutdown_request(request)
+
+        self.server = Server((bind, 0), Handler)
+        self.port = self.server.server_address[1]
+        if tls_files:  # (certificate file, key file)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls_files)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        host = "[%s]" % bind if ":" in bind else bind
+        self.url = "%s://%s:%d/cgi-bin/ipupdate_server.py" % (
+            "https" if tls_files else "http", host, self.port)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def types(self):
+        return [fields.get("type") for fields in self.requests]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def trickle(chunk, every_s=0.5, for_s=30):
+    """A write function for FakeServer: `chunk` (bytes) every `every_s`, for at
+    most `for_s`, or until the client has gone."""
+    def write(wfile):
+        end = time.monotonic() + for_s
+        while time.monotonic() < end:
+            wfile.write(chunk)
+            wfile.flush()
+            time.sleep(every_s)
+    return write
+
+
+def signed_reply(fields, key=KEY, ip="127.0.0.1", ts=None, nonce=None, now=None,
+                 signed_now=None):
+    """Our server's reply to a type=ip request, with any part replaced."""
+    ts = fields["ts"] if ts is None else ts
+    nonce = fields["nonce"] if nonce is None else nonce
+    now = int(time.time()) if now is None else now
+    signed_now = now if signed_now is None else signed_now
+    mac = sign(key, "ip=%s&ts=%s&nonce=%s&now=%d" % (ip, ts, nonce, signed_now))
+    return "ip=%s&ts=%s&nonce=%s&now=%d&h=%s" % (ip, ts, nonce, now, mac)
+
+
+def legacy_reply(fields, key=KEY, ip="127.0.0.1"):
+    """The original ipupdate.php's reply: no nonce, no time."""
+    message = "ip=%s&ts=%s" % (ip, fields["ts"])
+    return message + "&h=" + sign(key, message)
+
+
+class ClientCase(unittest.TestCase):
+    """Runs the client as cron would: a fresh process, a clean environment;
+    every run checks that no secret reaches stdout or stderr."""
+
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.config = write_config(self.directory.name)
+        self.database = os.path.join(self.directory.name, "ipupdate.sqlite")
+
+    def client(self, *args, **env):
+        """Run the client; returns (exit code, stdout, stderr)."""
+        done = subprocess.run([PYTHON, CLIENT] + list(args), env=clean_env(**env),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        out, err = done.stdout.decode(), done.stderr.decode()
+        for secret in SECRETS:
+            self.assertNotIn(secret, out + err)
+        self.assertNotIn("Traceback", err)
+        return done.returncode, out, err
+
+    def assert_one_error_line(self, err):
+        self.assertTrue(err.startswith("ipupdater: "), err)
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.endswith("\n"), err)
+
+    def fake(self, respond, bind="127.0.0.1", tls_files=None):
+        server = FakeServer(respond, bind, tls_files)
+        self.addCleanup(server.stop)
+        return server
+
+    def run_against(self, fake, *args, **env):
+        return self.client("--url", fake.url, "-p", KEY, *args, **env)
+
+
+class RealServerCase(ClientCase):
+    """With `ipupdate_server.py serve` on 127.0.0.1 (or `bind`)."""
+
+    bind = "127.0.0.1"
+
+    def setUp(self):
+        ClientCase.setUp(self)
+        self.server = LocalServer(self.config, bind=self.bind)
+        self.addCleanup(self.server.stop)
+        self.url = self.server.url + "cgi-bin/ipupdate_server.py"
+
+    def home(self, *args, **env):
+        """The client for name 'home', with home's key on the command line."""
+        return self.client("--url", self.url, "-n", "home", "-p", HOME_KEY, *args, **env)
+
+    def proxy(self, answer_ip=None):
+        """A fake server that relays to the real one; `answer_ip(request)`, if
+        given, answers the type=ip requests instead."""
+        def respond(request):
+            if answer_ip and request.fields["type"] == "ip":
+                return 200, [], answer_ip(request)
+            status, _, body = http_request(self.server.host, self.server.port,
+                                           body=request.body)
+            return status, [], body
+        return self.fake(respond)
