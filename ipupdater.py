@@ -1,30 +1,27 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~NNN lines, standard library only, Python 3.6 to 3.13. It holds your password
-and runs unattended from cron, so read it before you trust it: it is short on
-purpose.
+~630 lines (a tenth of them --help), standard library only, Python 3.6 to
+3.13. It holds your password and runs unattended from cron: read it before you
+trust it.
 
 The promise: an update goes only to the URL you gave, only for an address the
-server signed just now for this very request, and a run ends within --timeout
-whatever the network does (cron runs never pile up).
+server signed just now for this very request, and a run ends within --timeout,
+whatever the network does, so cron runs never pile up.
 
 One run, per address family:
   1. POST type=ip&ts=T&nonce=N[&name=NAME]: "which address do you see me from?"
      The server answers ip=ADDR&ts=T&nonce=N&now=S&h=MAC, signed with the key.
-  2. Check that reply: its MAC (in constant time), and that T and N are the
-     ones just sent. Anything else stops the run before an update is sent.
-     The original ipupdate.php answers ip=ADDR&ts=T&h=MAC, without the nonce:
-     accepted only with --legacy, as anyone on the path can strip a nonce.
-  3. POST type=update&ip=ADDR&name=NAME&ts=S'&h=MAC, where S' is the server's
-     time S plus the seconds since its reply: a wrong local clock does not
-     matter. Print the server's one-line answer.
+  2. Check the MAC (in constant time) and that T and N are the ones just sent;
+     anything else stops the run before an update is sent. The original
+     ipupdate.php's reply, ip=ADDR&ts=T&h=MAC, only with --legacy.
+  3. POST type=update&ip=ADDR&name=NAME&ts=S'&h=MAC, S' being the server's time
+     S plus the seconds since its reply (a wrong local clock does not matter),
+     and print the server's one-line answer.
 
-IPUPDATE_TEST_CLOCK_OFFSET_S (test use only): seconds added to every reading
-of the local clock, so tests can give the client a wrong clock without
-changing the machine's. It cannot weaken anything: the local clock is
-untrusted input to the protocol anyway (anyone who can set this variable can
-set the clock), and the server checks every message it receives.
+IPUPDATE_TEST_CLOCK_OFFSET_S (for tests): seconds added to the local clock. It
+weakens nothing: the local clock is untrusted input anyway, and the server
+checks every message.
 """
 
 # All cheap: http.client itself imports socket, ssl, threading, urllib.parse.
@@ -54,21 +51,14 @@ MAX_PASSWORD_FILE_BYTES = 4096
 PASSWORD_ENV = "IPUPDATE_PASSWORD"
 CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"
 
-# Exit codes (the table is in --help).
-EXIT_OK = 0
-EXIT_INTERNAL = 1                 # a bug: please report it
-EXIT_USAGE = 2
-EXIT_NETWORK = 3
-EXIT_AUTH = 4
-EXIT_REFUSED = 5
+# Exit codes, in the table of --help: success, a bug, usage, network, a reply
+# that fails authentication (nothing sent), a refusal.
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
 
 class Failure(Exception):
-    """Stops the run: `code` is the exit status, `message` one line for stderr.
-
-    `retry` is set only for network trouble; a refusal or a reply that fails
-    its checks is never retried (asking again would not make it true).
-    """
+    """Stops the run with exit status `code` and `message`, one line. Only
+    network trouble sets `retry`: asking again would not make a refusal true."""
 
     def __init__(self, code, message, retry=False):
         Exception.__init__(self, message)
@@ -103,29 +93,14 @@ def update_message(address, name, ts):
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
 
 
-def ip_request(ts, nonce, name):
-    pairs = [("type", "ip"), ("ts", ts), ("nonce", nonce)]
-    return urllib.parse.urlencode(pairs + ([("name", name)] if name else []))
-
-
-def update_request(key, address, name, ts):
-    mac = sign(key, update_message(address, name, ts))
-    return urllib.parse.urlencode([("type", "update"), ("ip", address), ("name", name),
-                                   ("ts", ts), ("h", mac)])
-
-
 ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
 DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
 
 
 def check_ip_reply(key, text, ts, nonce, legacy=False):
-    """Check the reply to `type=ip&ts=ts&nonce=nonce`.
-
-    Returns (address, server_now), server_now None for the legacy form (only
-    with `legacy`). Raises Failure(EXIT_AUTH) for anything that is not a reply
-    the server signed for exactly this request. The MAC is checked before the
-    ts and nonce, so the message says whether the reply was altered or stale.
-    """
+    """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce;
+    server_now is None in the legacy form. Failure(EXIT_AUTH) for anything the
+    server did not sign for exactly this request (MAC first: altered or stale?)."""
     pairs = [pair.partition("=") for pair in text.rstrip("\r\n").split("&")]
     fields = [field for field, _, _ in pairs]
     values = dict((field, value) for field, _, value in pairs)
@@ -182,8 +157,7 @@ def describe(text):
 
 
 def format_duration(seconds):
-    """'1095 d 0 h', '3 h 12 min', '6 min 40 s': rounded to the last unit shown
-    (the offset is only known to a second or so)."""
+    """'1095 d 0 h', '3 h 12 min', '6 min 40 s': rounded to the last unit shown."""
     seconds = int(abs(seconds))
     if seconds >= 86400:
         hours = (seconds + 1800) // 3600
@@ -228,9 +202,8 @@ class Target(object):
         self.tls = None
 
     def tls_context(self):
-        # Made once, and only for https: loading the CA store costs as much as
-        # starting Python. It checks the certificate against the system CA
-        # store and the URL's host name against the certificate.
+        # Once, and only for https: loading the CA store costs as much as
+        # starting Python. It checks the certificate and the host name.
         if self.tls is None:
             self.tls = ssl.create_default_context()
         return self.tls
@@ -241,9 +214,8 @@ SOCKET_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, None: socket.AF_UNSPEC
 
 
 class Connection(http.client.HTTPConnection):
-    """http.client's connection, over one address family if asked (-4, -6):
-    socket.create_connection() cannot be told one. Raises Failure, naming the
-    step that failed. The Host header is still the URL's host."""
+    """http.client's, over one address family if asked (-4, -6), which
+    socket.create_connection() cannot be told; a Failure names the step."""
 
     family = None
 
@@ -278,13 +250,8 @@ class TLSConnection(http.client.HTTPSConnection, Connection):
 
 
 def post(target, family, body, deadline):
-    """POST a form; returns (status, headers, body bytes) whatever the status.
-
-    Every socket operation may take only the time left until `deadline`.
-    Raises Failure: EXIT_NETWORK (retry=True) when the server cannot be
-    reached or stops answering, EXIT_AUTH for an untrusted certificate,
-    EXIT_REFUSED for an answer over MAX_RESPONSE_BYTES.
-    """
+    """POST a form: (status, headers, body bytes), whatever the status, each
+    socket operation given only the time left until `deadline`. Raises Failure."""
     left = max(deadline - time.monotonic(), 0.01)
     if target.https:
         connection = TLSConnection(target.host, target.port, timeout=left,
@@ -294,18 +261,15 @@ def post(target, family, body, deadline):
     connection.family = family
     try:
         try:
-            connection.connect()
-        except (ssl.CertificateError, ssl.SSLError) as error:
-            # CertificateError: any bad certificate (3.7+) or a wrong host name
+            connection.connect()   # over http, raises only Failure
+        except (OSError, ssl.CertificateError) as error:
+            # CertificateError: any bad certificate (3.7+), or a wrong host name
             # (3.6, which reports an untrusted one as CERTIFICATE_VERIFY_FAILED).
             # Not retried: someone may be in the middle, or the server is broken.
             if isinstance(error, ssl.CertificateError) or "CERTIFICATE_VERIFY" in str(error):
                 raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): "
                                          "someone may be in the middle; nothing was sent"
                                          % (target.host, printable(str(error))))
-            raise Failure(EXIT_NETWORK, "TLS with %s failed: %s"
-                          % (target.host, printable(str(error))), retry=True)
-        except OSError as error:
             raise Failure(EXIT_NETWORK, "TLS with %s failed: %s" % (target.host, reason(error)),
                           retry=True)
         connection.sock.settimeout(max(deadline - time.monotonic(), 0.01))
@@ -380,14 +344,15 @@ class Settings(object):
 
 
 def exchange(settings, family):
-    """One address request and one update. Returns the line to print (None
-    under -q when nothing changed). Raises Failure."""
+    """Ask, check, update: the line to print (None under -q if unchanged)."""
     target, key, name = settings.target, settings.key, settings.name
     ts = str(int(settings.clock()))
     # The nonce makes the reply ours alone: a reply recorded earlier, or one
     # asked for by someone else, carries another nonce. 128 random bits.
     nonce = os.urandom(16).hex()
-    status, headers, body = post(target, family, ip_request(ts, nonce, name), settings.deadline)
+    request = [("type", "ip"), ("ts", ts), ("nonce", nonce)] + ([("name", name)] if name else [])
+    status, headers, body = post(target, family, urllib.parse.urlencode(request),
+                                 settings.deadline)
     received = time.monotonic()
     local_now = settings.clock()
     text = body.decode("utf-8", "replace")
@@ -410,7 +375,10 @@ def exchange(settings, family):
         update_ts = server_now + int(time.monotonic() - received)
 
     label = "%s: %s" % (printable(name), address) if name else address
-    update = update_request(key, address, name, str(update_ts))
+    update_ts = str(update_ts)
+    update = urllib.parse.urlencode([   # NAME is signed and sent even when empty
+        ("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
+        ("h", sign(key, update_message(address, name, update_ts)))])
     if settings.dry_run:
         return "%s -> dry run, would send: %s" % (label, update)
     status, headers, body = post(target, family, update, settings.deadline)
@@ -476,62 +444,47 @@ def run(settings):
 
 HELP = """\
 usage: ipupdater.py (--url URL | -w HOST[:PORT] [-u PATH]) [-n NAME]
-                    (--password-file FILE | -p PASSWORD)  [-4] [-6] [--both]
-                    [-q] [--dry-run] [--legacy] [--timeout S] [--retries N]
+           (--password-file FILE | -p PASSWORD) [-4] [-6] [--both] [-q]
+           [--dry-run] [--legacy] [--timeout S] [--retries N]
 
-Tell an ipupdate server which public IP address this machine has. It asks the
-server which address it sees (a reply signed with the password and made fresh
-by a random nonce), checks that reply, and only then sends a signed update for
-that address. The server's clock, not this machine's, dates the update.
+Tell an ipupdate server this machine's public IP address: ask which address
+the server sees (a reply signed with the password, made fresh by a random
+nonce), check that reply, and only then send a signed update, dated by the
+server's clock. Redirects are not followed and proxy settings are ignored:
+the server must see this machine's own address, and the update must go where
+you said.
 
-The server (redirects are not followed and proxy settings are ignored: the
-server must see this machine's own address, and the update must go where you
-said):
-  --url URL       the server script, e.g.
-                  https://example.org/cgi-bin/ipupdate_server.py
+  --url URL       the server script, e.g. https://example.org/cgi-bin/...
                   (https: certificate checked against the system CA store)
-  -w HOST[:PORT]  the original client's form: http://HOST[:PORT]/PATH
-  -u PATH         the script's path on HOST, without the leading slash
-                  (default: %(path)s)
-
-The password (the server's key for NAME, or its shared secret); %(env)s,
-an environment variable, is used when neither -p nor --password-file is given:
+  -w HOST[:PORT]  the original client's form: http://HOST[:PORT]/PATH, where
+  -u PATH         PATH has no leading slash (default: %(path)s)
   --password-file FILE
-                  read from FILE (one trailing newline is ignored); refused
-                  if group or others may read FILE (chmod 600 it)
-  --allow-readable-password-file
-                  skip that check
+                  the password (the server's key for NAME, or its shared
+                  secret) from FILE, one trailing newline ignored; refused if
+                  group or others may read FILE (chmod 600 it), unless
+                  --allow-readable-password-file
   -p, --password PASSWORD
-                  works, but any user of the machine can see it with ps, and
-                  it stays in the crontab and shell history: prefer the above
-
-What to send:
+                  works, but any user of the machine sees it with ps, and it
+                  stays in the crontab and shell history; without -p and
+                  --password-file, the environment variable %(env)s
   -n, --name NAME record the address under NAME (default: no name)
-  -4              reach the server over IPv4 only
-  -6              reach the server over IPv6 only; -4 -6 (or --both) records
-                  both addresses of a dual-stack home, one exchange each
-  --both          the same as -4 -6
-  --dry-run       ask for and check the address, print the update that would
-                  be sent, send nothing
-  --legacy        the server is the original ipupdate.php: accept its replies,
-                  which have no nonce and no time (without --legacy they are
-                  refused: anyone on the path could strip the nonce)
-
-Running:
+  -4, -6          reach the server over IPv4 (IPv6) only; -4 -6 (or --both)
+                  records both addresses of a dual-stack home
+  --dry-run       check the address, print the update that would be sent
+  --legacy        accept the replies of the original ipupdate.php, which have
+                  no nonce and no time (else refused: anyone on the path can
+                  strip a nonce)
   -q, --quiet     print nothing when the address is unchanged (for cron);
                   errors and warnings still go to stderr, one line each
   --timeout S     the whole run, every retry included, ends after S
                   seconds at most (default %(timeout)g), with exit code 3
   --retries N     retries after a network failure or HTTP 502/503/504, 1 s,
-                  2 s, 4 s... apart, within --timeout (default %(retries)d); a
-                  refusal or a reply that fails its checks is never retried
-  -h, --help      show this help and exit
-  --version       show the version and exit
+                  2 s, 4 s... apart (default %(retries)d); never after a refusal
+  -h, --help; --version
 
-Output: one line per address family, "NAME: ADDRESS -> SERVER'S ANSWER", e.g.
-  home: 203.0.113.7 -> OK: New IP updated
-Two runs for one name less than a second apart: the second is refused as a
-replay (same timestamp), which is harmless; cron runs are minutes apart.
+Output: one line per address family, e.g. "home: 203.0.113.7 -> OK: New IP
+updated". To act on a new address (mail it, update DNS), use the server's
+on_change hook: it knows the address replaced, too.
 
 Example:
   umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' \\
@@ -540,23 +493,19 @@ Example:
       -n home --password-file /home/pi/.ipupdate.key
   crontab -e, and add:
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
-To act on a new address (mail it, update DNS), use the server's on_change
-hook: it knows the address that was replaced too.
 
-Exit codes:
+Exit codes (with -4 -6 each family runs; the code is the first failure's):
   0  success (or --dry-run checked everything)
   1  internal error: a bug, please report it
   2  usage or configuration error (options, password file)
   3  network failure: no connection, timeout (--timeout), server temporarily
      unavailable
-  4  the server's reply failed authentication: wrong password, wrong URL, or
-     someone on the path altering, replaying or stripping replies (or an
-     untrusted TLS certificate, or a reply without the nonce and no --legacy);
-     nothing was sent
+  4  the server's reply failed authentication: wrong password or URL, someone
+     on the path altering, replaying or stripping replies (a reply without
+     the nonce, without --legacy), or an untrusted TLS certificate; nothing
+     was sent
   5  the server refused the request (its Error line is shown), redirected
      it, or answered something else than OK
-With -4 -6, each family runs even if the other fails; the code is that of
-the first failure.
 """ % {"path": DEFAULT_PATH, "env": PASSWORD_ENV, "timeout": DEFAULT_TIMEOUT_S,
        "retries": DEFAULT_RETRIES}
 
@@ -567,9 +516,8 @@ SAME_AS = {"--password": "-p", "--name": "-n", "--quiet": "-q", "--help": "-h"}
 
 
 def parse_options(argv):
-    """The options given, as {'-p': value, '--both': '', ...}; a usage Failure
-    for anything else. getopt, as the original: bundled flags (-q46) and
-    attached values (-pSECRET) work, and so do unique prefixes (--pass...)."""
+    """{'-p': value, '--both': '', ...}, by getopt: bundled flags (-q46),
+    attached values (-pSECRET) and unique prefixes (--dry) work."""
     try:
         options, rest = getopt.gnu_getopt(argv, "w:u:p:n:46qh", LONG_OPTIONS)
     except getopt.GetoptError as error:
