@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~630 lines (a tenth of them --help), standard library only, Python 3.6 to
+~540 lines (a tenth of them --help), standard library only, Python 3.6 to
 3.13. It holds your password and runs unattended from cron: read it before you
 trust it.
 
@@ -20,8 +20,7 @@ One run, per address family:
      and print the server's one-line answer.
 
 IPUPDATE_TEST_CLOCK_OFFSET_S (for tests): seconds added to the local clock. It
-weakens nothing: the local clock is untrusted input anyway, and the server
-checks every message.
+weakens nothing: the local clock is untrusted input anyway.
 """
 
 # All cheap: http.client itself imports socket, ssl, threading, urllib.parse.
@@ -35,21 +34,19 @@ import ssl
 import sys
 import threading
 import time
+import types
 import urllib.parse
 
 VERSION = "1.1"
 DEFAULT_PATH = "cgi-bin/ipupdate_server.py"
-DEFAULT_TIMEOUT_S = 60.0          # the whole run; cron and systemd allow minutes
-MAX_TIMEOUT_S = 600
+DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S = 60.0, 600   # the whole run; cron and systemd allow minutes
 WATCHDOG_GRACE_S = 1.0            # lets the sockets' own timeouts speak first
-DEFAULT_RETRIES = 2
-MAX_RETRIES = 10
+DEFAULT_RETRIES, MAX_RETRIES = 2, 10
 RETRY_BACKOFF_S = 1.0             # then 2 s, 4 s, ...: a retry always gets a newer ts
 CLOCK_WARNING_S = 300             # the server's default window for message times
 MAX_RESPONSE_BYTES = 65536        # our answers are under 200 bytes; an error page more
 MAX_PASSWORD_FILE_BYTES = 4096
-PASSWORD_ENV = "IPUPDATE_PASSWORD"
-CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"
+PASSWORD_ENV, CLOCK_OFFSET_ENV = "IPUPDATE_PASSWORD", "IPUPDATE_TEST_CLOCK_OFFSET_S"
 
 # Exit codes, in the table of --help: success, a bug, usage, network, a reply
 # that fails authentication (nothing sent), a refusal.
@@ -77,15 +74,11 @@ def sign(key, message):
 
 
 def ip_reply_message(address, ts, nonce=None, now=None):
-    """The signed part of a type=ip reply.
-
-    Legacy form (the original's, no nonce): ip=ADDR&ts=T
-    Our form:                               ip=ADDR&ts=T&nonce=N&now=S
-    """
-    message = "ip=%s&ts=%s" % (address, ts)
-    if nonce is not None:
-        message += "&nonce=%s&now=%s" % (nonce, now)
-    return message
+    """The signed part of a type=ip reply: ip=ADDR&ts=T&nonce=N&now=S, or
+    ip=ADDR&ts=T in the original's legacy form (no nonce)."""
+    if nonce is None:
+        return "ip=%s&ts=%s" % (address, ts)
+    return "ip=%s&ts=%s&nonce=%s&now=%s" % (address, ts, nonce, now)
 
 
 def update_message(address, name, ts):
@@ -174,42 +167,32 @@ def format_duration(seconds):
 # machine's own address, and the signed update must go only where we were told.
 # ---------------------------------------------------------------------------
 
-class Target(object):
-    """The server script's URL (--url, or -w/-u), checked once."""
-
-    def __init__(self, url):
-        # Spaces and control characters could end the request line or a header
-        # early (header injection); urlsplit() would also drop tabs and
-        # newlines silently. Percent-encoded, they are harmless.
-        if not all("!" <= c <= "~" for c in url):
-            raise Failure(EXIT_USAGE, "the URL has spaces or control characters; "
-                                      "percent-encode them")
-        try:
-            parts = urllib.parse.urlsplit(url)
-            self.port = parts.port   # ValueError unless digits from 0 to 65535
-        except ValueError:
-            raise Failure(EXIT_USAGE, "bad host or port in URL: %s" % printable(url))
-        if parts.scheme not in ("http", "https"):
-            raise Failure(EXIT_USAGE, "the URL must start with http:// or https://")
-        if "@" in parts.netloc:
-            # It would not be used, and a password does not belong in a URL.
+def target(url):
+    """(host, port, path, TLS context or None) of the server script's URL."""
+    # Spaces and control characters could end the request line or a header
+    # early (header injection); urlsplit() would also drop tabs and
+    # newlines silently. Percent-encoded, they are harmless.
+    if not all("!" <= c <= "~" for c in url):
+        raise Failure(EXIT_USAGE, "the URL has spaces or control characters; "
+                                  "percent-encode them")
+    if not url.lower().startswith(("http://", "https://")):
+        raise Failure(EXIT_USAGE, "the URL must start with http:// or https://")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if "@" in parts.netloc:   # it would not be used, and a password is no part of a URL
             raise Failure(EXIT_USAGE, "no user@ in the URL, please: the password goes in "
                                       "--password-file")
-        if not parts.hostname or self.port == 0:
-            raise Failure(EXIT_USAGE, "bad host or port in URL: %s" % printable(url))
-        self.host, self.https = parts.hostname, parts.scheme == "https"
-        self.path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        self.tls = None
-
-    def tls_context(self):
-        # Once, and only for https: loading the CA store costs as much as
-        # starting Python. It checks the certificate and the host name.
-        if self.tls is None:
-            self.tls = ssl.create_default_context()
-        return self.tls
+        if not parts.hostname or parts.port == 0:   # .port: ValueError unless 0 to 65535
+            raise ValueError
+    except ValueError:
+        raise Failure(EXIT_USAGE, "bad host or port in URL: %s" % printable(url))
+    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    # Once, and only for https: loading the CA store costs as much as starting
+    # Python. It checks the certificate and the host name.
+    tls = ssl.create_default_context() if parts.scheme == "https" else None
+    return parts.hostname, parts.port, path, tls
 
 
-FAMILY_NAMES = {4: "IPv4", 6: "IPv6", None: "any"}
 SOCKET_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, None: socket.AF_UNSPEC}
 
 
@@ -224,22 +207,20 @@ class Connection(http.client.HTTPConnection):
             addresses = socket.getaddrinfo(self.host, self.port, SOCKET_FAMILIES[self.family],
                                            socket.SOCK_STREAM)
         except socket.gaierror as error:
-            what = ("no %s address for" % FAMILY_NAMES[self.family] if self.family
-                    else "cannot resolve")
+            what = "no IPv%d address for" % self.family if self.family else "cannot resolve"
             raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, self.host, error.strerror),
                           retry=True)
-        error = None
+        error = OSError("no address to connect to")
         for family, kind, protocol, _, address in addresses:   # as create_connection()
             sock = socket.socket(family, kind, protocol)
             try:
                 sock.settimeout(self.timeout)
                 sock.connect(address)
+                self.sock = sock
+                return
             except OSError as failed:
                 sock.close()
                 error = failed
-                continue
-            self.sock = sock
-            return
         raise Failure(EXIT_NETWORK, "cannot connect to %s port %d: %s"
                       % (self.host, self.port, reason(error)), retry=True)
 
@@ -249,71 +230,76 @@ class TLSConnection(http.client.HTTPSConnection, Connection):
     SNI and the name check on the URL's host, whatever address answered."""
 
 
-def post(target, family, body, deadline):
-    """POST a form: (status, headers, body bytes), whatever the status, each
-    socket operation given only the time left until `deadline`. Raises Failure."""
-    left = max(deadline - time.monotonic(), 0.01)
-    if target.https:
-        connection = TLSConnection(target.host, target.port, timeout=left,
-                                   context=target.tls_context())
+def post(settings, family, what, fields):
+    """POST the form `fields` for `what` ("update"...): the text of a 200
+    answer that is not an Error line, else a Failure. Every socket operation
+    gets only the time left in the run."""
+    host, left = settings.host, max(settings.deadline - time.monotonic(), 0.01)
+    if settings.tls:
+        connection = TLSConnection(host, settings.port, timeout=left, context=settings.tls)
     else:
-        connection = Connection(target.host, target.port, timeout=left)
+        connection = Connection(host, settings.port, timeout=left)
     connection.family = family
     try:
-        try:
-            connection.connect()   # over http, raises only Failure
-        except (OSError, ssl.CertificateError) as error:
-            # CertificateError: any bad certificate (3.7+), or a wrong host name
-            # (3.6, which reports an untrusted one as CERTIFICATE_VERIFY_FAILED).
-            # Not retried: someone may be in the middle, or the server is broken.
-            if isinstance(error, ssl.CertificateError) or "CERTIFICATE_VERIFY" in str(error):
-                raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): "
-                                         "someone may be in the middle; nothing was sent"
-                                         % (target.host, printable(str(error))))
-            raise Failure(EXIT_NETWORK, "TLS with %s failed: %s" % (target.host, reason(error)),
-                          retry=True)
-        connection.sock.settimeout(max(deadline - time.monotonic(), 0.01))
-        connection.request("POST", target.path, body.encode("ascii"), {
+        connection.connect()
+        connection.sock.settimeout(max(settings.deadline - time.monotonic(), 0.01))
+        connection.request("POST", settings.path, urllib.parse.urlencode(fields).encode(), {
             "Content-Type": "application/x-www-form-urlencoded",
             "User-Agent": "ipupdater/%s" % VERSION, "Connection": "close"})
         response = connection.getresponse()
         data = response.read(MAX_RESPONSE_BYTES + 1)
-    except OSError as error:   # timed out, connection reset or closed
-        raise Failure(EXIT_NETWORK, "no answer from %s: %s" % (target.host, reason(error)),
-                      retry=True)
-    except http.client.HTTPException as error:
-        raise Failure(EXIT_NETWORK, "the answer from %s is not HTTP, or was cut short (%s)"
-                      % (target.host, printable(str(error).strip() or type(error).__name__,
-                                                60)), retry=True)
+    except (OSError, ssl.CertificateError, http.client.HTTPException) as error:
+        # CertificateError: any bad certificate (3.7+), or a wrong host name
+        # (3.6, which reports an untrusted one as CERTIFICATE_VERIFY_FAILED).
+        # Not retried: someone may be in the middle, or the server is broken.
+        if (isinstance(error, ssl.CertificateError)
+                or getattr(error, "reason", None) == "CERTIFICATE_VERIFY_FAILED"):
+            raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): someone "
+                                     "may be in the middle; nothing was sent"
+                                     % (host, printable(str(error))))
+        if not isinstance(error, OSError):
+            raise Failure(EXIT_NETWORK, "the answer from %s is not HTTP, or was cut short (%s)"
+                          % (host, printable(str(error).strip() or type(error).__name__, 60)),
+                          retry=True)
+        step = "TLS with %s failed" if isinstance(error, ssl.SSLError) else "no answer from %s"
+        raise Failure(EXIT_NETWORK, step % host + ": " + reason(error), retry=True)
     finally:
         connection.close()
     if len(data) > MAX_RESPONSE_BYTES:
         raise Failure(EXIT_REFUSED, "the answer from %s is over %d bytes: not an ipupdate "
-                                    "server" % (target.host, MAX_RESPONSE_BYTES))
-    return response.status, response.msg, data
+                                    "server" % (host, MAX_RESPONSE_BYTES))
+    status, text = response.status, data.decode("utf-8", "replace")
+    if 300 <= status < 400:
+        # Never followed: a redirect could send the signed update to a server
+        # we were not told about, and it is not what the user configured.
+        raise Failure(EXIT_REFUSED, "the server redirects the %s (HTTP %d) to %s; not "
+                                    "followed: if that is the right place, give it with --url"
+                      % (what, status, printable(response.getheader("location", "?"))))
+    error_line = printable(text.splitlines()[0]) if text.startswith("Error") else ""
+    if status == 200 and not error_line:
+        return text
+    if status in (502, 503, 504):  # a proxy or the database is busy: try again later
+        raise Failure(EXIT_NETWORK, "the server is unavailable for the %s (HTTP %d): %s"
+                      % (what, status, error_line or describe(text)), retry=True)
+    # The original ipupdate.php answers its errors with 200.
+    raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
+        what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)))
 
 
 def reason(error):
     """Why a connection failed, in a few words."""
-    if error is None:
-        return "no address to connect to"
-    if "timed out" in str(error):
-        return "timed out"
-    return printable(getattr(error, "strerror", None) or str(error))
+    return "timed out" if "timed out" in str(error) else printable(error.strerror or str(error))
 
 
 def start_watchdog(settings):
-    """End the process, with exit code 3, once the run is over its --timeout.
-
-    The sockets' timeouts cannot do it alone: a server that sends a byte every
-    half second, or endless '100 Continue' lines, never leaves a socket idle
-    long enough, and a DNS lookup cannot be interrupted at all; a thread can
-    still end the process. Cron runs then never pile up.
-    """
+    """End the process, with exit code 3, once the run is over its --timeout."""
+    # The sockets' timeouts cannot do it alone: a server that sends a byte
+    # every half second, or endless '100 Continue' lines, never leaves a socket
+    # idle long enough, and a DNS lookup cannot be interrupted at all.
     def expire():
         time.sleep(max(settings.deadline - time.monotonic(), 0) + WATCHDOG_GRACE_S)
         os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
-                     % (settings.target.host, settings.timeout_s)).encode())
+                     % (settings.host, settings.timeout_s)).encode())
         os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
     threading.Thread(target=expire, daemon=True).start()
 
@@ -322,94 +308,41 @@ def start_watchdog(settings):
 # The run: ask, check, update; per address family, with retries.
 # ---------------------------------------------------------------------------
 
-class Settings(object):
-    """Everything a run needs, read once from the command line and environment."""
-
-    def __init__(self, target, key, name, families, quiet, dry_run, legacy, timeout_s,
-                 retries, clock_offset_s):
-        self.target, self.key, self.name, self.families = target, key, name, families
-        self.quiet, self.dry_run, self.legacy = quiet, dry_run, legacy
-        self.timeout_s, self.retries, self.clock_offset_s = timeout_s, retries, clock_offset_s
-        self.deadline = time.monotonic() + timeout_s   # of the whole run
-        self.warned = set()   # each warning once per run, whatever the retries
-
-    def clock(self):
-        return time.time() + self.clock_offset_s
-
-    def warn(self, message):
-        """Warnings go to stderr even with -q: each one needs a person's attention."""
-        if message not in self.warned:
-            self.warned.add(message)
-            sys.stderr.write("ipupdater: %s\n" % message)
-
-
 def exchange(settings, family):
     """Ask, check, update: the line to print (None under -q if unchanged)."""
-    target, key, name = settings.target, settings.key, settings.name
-    ts = str(int(settings.clock()))
+    key, name = settings.key, settings.name
+    ts = str(int(time.time() + settings.clock_offset_s))
     # The nonce makes the reply ours alone: a reply recorded earlier, or one
     # asked for by someone else, carries another nonce. 128 random bits.
     nonce = os.urandom(16).hex()
-    request = [("type", "ip"), ("ts", ts), ("nonce", nonce)] + ([("name", name)] if name else [])
-    status, headers, body = post(target, family, urllib.parse.urlencode(request),
-                                 settings.deadline)
-    received = time.monotonic()
-    local_now = settings.clock()
-    text = body.decode("utf-8", "replace")
-    if status != 200:
-        raise status_failure("address request", status, headers, text)
-    if text.startswith("Error"):  # the original answers its errors with 200
-        raise Failure(EXIT_REFUSED, "the server refused the address request: %s"
-                      % printable(text.splitlines()[0]))
+    text = post(settings, family, "address request", [("type", "ip"), ("ts", ts),
+                ("nonce", nonce)] + ([("name", name)] if name else []))
+    received, local_now = time.monotonic(), time.time() + settings.clock_offset_s
     address, server_now = check_ip_reply(key, text, ts, nonce, settings.legacy)
     if server_now is None:   # --legacy: the original ipupdate.php tells no time
-        update_ts = int(settings.clock())
+        update_ts = str(int(time.time() + settings.clock_offset_s))
     else:
         # The server judges every message by its own clock, and told us its time
         # in a signed reply: sign the update with that, plus the time since.
+        update_ts = str(server_now + int(time.monotonic() - received))
         offset_s = int(local_now) - server_now
-        if abs(offset_s) > CLOCK_WARNING_S:
-            settings.warn("local clock is %s %s the server; using the server's time"
-                          % (format_duration(offset_s), "ahead of" if offset_s > 0
-                             else "behind"))
-        update_ts = server_now + int(time.monotonic() - received)
+        if abs(offset_s) > CLOCK_WARNING_S and not settings.warned:
+            settings.warned = True   # once a run, whatever the retries, even with -q
+            sys.stderr.write("ipupdater: local clock is %s %s the server; using the "
+                             "server's time\n" % (format_duration(offset_s),
+                                                  "ahead of" if offset_s > 0 else "behind"))
 
     label = "%s: %s" % (printable(name), address) if name else address
-    update_ts = str(update_ts)
-    update = urllib.parse.urlencode([   # NAME is signed and sent even when empty
-        ("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
-        ("h", sign(key, update_message(address, name, update_ts)))])
+    update = [("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
+              ("h", sign(key, update_message(address, name, update_ts)))]   # NAME even if ""
     if settings.dry_run:
-        return "%s -> dry run, would send: %s" % (label, update)
-    status, headers, body = post(target, family, update, settings.deadline)
-    text = body.decode("utf-8", "replace")
+        return "%s -> dry run, would send: %s" % (label, urllib.parse.urlencode(update))
+    text = post(settings, family, "update", update)
     line = printable(text.splitlines()[0]) if text.strip() else ""
-    if status != 200:
-        raise status_failure("update", status, headers, text)
-    if line.startswith("OK"):
-        unchanged = line == "OK: Timestamp updated"
-        return None if unchanged and settings.quiet else "%s -> %s" % (label, line)
-    if line.startswith("Error"):  # the original answers its errors with 200
-        raise Failure(EXIT_REFUSED, "the server refused the update: %s" % line)
-    raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
-                                "check the URL" % describe(text))
-
-
-def status_failure(what, status, headers, text):
-    """The Failure for an HTTP status other than 200."""
-    if 300 <= status < 400:
-        # Never followed: a redirect could send the signed update to a server
-        # we were not told about, and it is not what the user configured.
-        return Failure(EXIT_REFUSED, "the server redirects the %s (HTTP %d) to %s; not "
-                                     "followed: if that is the right place, give it "
-                                     "with --url" % (what, status, printable(
-                                         headers.get("location", "?"))))
-    detail = printable(text.splitlines()[0]) if text.startswith("Error") else describe(text)
-    if status in (502, 503, 504):  # a proxy or the database is busy: try again later
-        return Failure(EXIT_NETWORK, "the server is unavailable for the %s (HTTP %d): %s"
-                       % (what, status, detail), retry=True)
-    return Failure(EXIT_REFUSED, "the server refused the %s (HTTP %d): %s"
-                   % (what, status, detail))
+    if not line.startswith("OK"):
+        raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
+                                    "check the URL" % describe(text))
+    return None if settings.quiet and line == "OK: Timestamp updated" else label + " -> " + line
 
 
 def run(settings):
@@ -418,7 +351,6 @@ def run(settings):
     start_watchdog(settings)
     code = EXIT_OK
     for family in settings.families:
-        prefix = "%s: " % FAMILY_NAMES[family] if family else ""
         for attempt in range(settings.retries + 1):
             try:
                 line = exchange(settings, family)
@@ -428,7 +360,8 @@ def run(settings):
                         and time.monotonic() + pause_s < settings.deadline):
                     time.sleep(pause_s)
                     continue
-                sys.stderr.write("ipupdater: %s%s\n" % (prefix, failure.message))
+                sys.stderr.write("ipupdater: %s%s\n" % ("IPv%d: " % family if family else "",
+                                                        failure.message))
                 code = code or failure.code
                 break
             if line:
@@ -447,65 +380,45 @@ usage: ipupdater.py (--url URL | -w HOST[:PORT] [-u PATH]) [-n NAME]
            (--password-file FILE | -p PASSWORD) [-4] [-6] [--both] [-q]
            [--dry-run] [--legacy] [--timeout S] [--retries N]
 
-Tell an ipupdate server this machine's public IP address: ask which address
-the server sees (a reply signed with the password, made fresh by a random
-nonce), check that reply, and only then send a signed update, dated by the
-server's clock. Redirects are not followed and proxy settings are ignored:
-the server must see this machine's own address, and the update must go where
-you said.
+Ask the server which address it sees (a reply signed with the password, for
+this request only), check the reply, then send an update signed the same way.
+No redirect is followed, no proxy used: the update goes only where you said.
 
-  --url URL       the server script, e.g. https://example.org/cgi-bin/...
-                  (https: certificate checked against the system CA store)
-  -w HOST[:PORT]  the original client's form: http://HOST[:PORT]/PATH, where
+  --url URL       the server script; https: certificate checked (system CAs)
+  -w HOST[:PORT]  the original's form, http://HOST[:PORT]/PATH, where
   -u PATH         PATH has no leading slash (default: %(path)s)
   --password-file FILE
-                  the password (the server's key for NAME, or its shared
-                  secret) from FILE, one trailing newline ignored; refused if
-                  group or others may read FILE (chmod 600 it), unless
-                  --allow-readable-password-file
+                  the server's key for NAME (or its shared secret), one
+                  trailing newline ignored; refused if others may read FILE
+                  (chmod 600 it) unless --allow-readable-password-file
   -p, --password PASSWORD
                   works, but any user of the machine sees it with ps, and it
-                  stays in the crontab and shell history; without -p and
-                  --password-file, the environment variable %(env)s
+                  stays in the crontab; with neither, %(env)s is read
   -n, --name NAME record the address under NAME (default: no name)
-  -4, -6          reach the server over IPv4 (IPv6) only; -4 -6 (or --both)
-                  records both addresses of a dual-stack home
-  --dry-run       check the address, print the update that would be sent
-  --legacy        accept the replies of the original ipupdate.php, which have
-                  no nonce and no time (else refused: anyone on the path can
-                  strip a nonce)
-  -q, --quiet     print nothing when the address is unchanged (for cron);
-                  errors and warnings still go to stderr, one line each
+  -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
+  -q, --quiet     print nothing when the address is unchanged (for cron)
+  --dry-run       check the address, print the update instead of sending it
+  --legacy        accept the original ipupdate.php's replies, without nonce
   --timeout S     the whole run, every retry included, ends after S
                   seconds at most (default %(timeout)g), with exit code 3
-  --retries N     retries after a network failure or HTTP 502/503/504, 1 s,
-                  2 s, 4 s... apart (default %(retries)d); never after a refusal
+  --retries N     after a network failure or HTTP 502/503/504, 1 s, 2 s,
+                  4 s... apart (default %(retries)d); never after a refusal
   -h, --help; --version
 
-Output: one line per address family, e.g. "home: 203.0.113.7 -> OK: New IP
-updated". To act on a new address (mail it, update DNS), use the server's
-on_change hook: it knows the address replaced, too.
-
-Example:
+Example (to act on a new address, use the server's on_change hook):
   umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' \\
       > /home/pi/.ipupdate.key  # the server's config: [names] home = that key
-  python3 ipupdater.py --dry-run --url http://example.org/cgi-bin/ipupdate_server.py \\
-      -n home --password-file /home/pi/.ipupdate.key
   crontab -e, and add:
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
 
-Exit codes (with -4 -6 each family runs; the code is the first failure's):
+Exit codes (with -4 -6, the first failure's):
   0  success (or --dry-run checked everything)
   1  internal error: a bug, please report it
   2  usage or configuration error (options, password file)
-  3  network failure: no connection, timeout (--timeout), server temporarily
-     unavailable
-  4  the server's reply failed authentication: wrong password or URL, someone
-     on the path altering, replaying or stripping replies (a reply without
-     the nonce, without --legacy), or an untrusted TLS certificate; nothing
-     was sent
-  5  the server refused the request (its Error line is shown), redirected
-     it, or answered something else than OK
+  3  network failure: no connection, timeout (--timeout), server unavailable
+  4  the server's reply failed authentication (wrong password or URL, or
+     someone on the path), or the TLS certificate is untrusted; nothing sent
+  5  the server refused the request, redirected it, or did not answer OK
 """ % {"path": DEFAULT_PATH, "env": PASSWORD_ENV, "timeout": DEFAULT_TIMEOUT_S,
        "retries": DEFAULT_RETRIES}
 
@@ -564,15 +477,13 @@ def read_password_file(path, allow_readable):
 
 
 def settings_from(given, environ):
-    """Check the options as a whole and read the password; raises Failure(EXIT_USAGE)."""
+    """Everything a run needs, checked, from the options and the environment."""
     if "--url" in given and ("-w" in given or "-u" in given):
         raise Failure(EXIT_USAGE, "give either --url or -w/-u, not both")
-    if given.get("--url"):
-        target = Target(given["--url"])
-    elif given.get("-w"):
-        target = Target("http://%s/%s" % (given["-w"], given.get("-u", DEFAULT_PATH).lstrip("/")))
-    else:
+    if not (given.get("--url") or given.get("-w")):
         raise Failure(EXIT_USAGE, "where is the server? give --url URL or -w HOST")
+    host, port, path, tls = target(given.get("--url") or "http://%s/%s" % (
+        given["-w"], given.get("-u", DEFAULT_PATH).lstrip("/")))
 
     if "-p" in given and "--password-file" in given:
         raise Failure(EXIT_USAGE, "give either -p or --password-file, not both")
@@ -593,21 +504,16 @@ def settings_from(given, environ):
     except UnicodeEncodeError:   # undecodable bytes in argv or the environment
         raise Failure(EXIT_USAGE, "the password is not valid UTF-8")
 
-    if "--both" in given or ("-4" in given and "-6" in given):
-        families = [4, 6]
-    else:
-        families = [4] if "-4" in given else [6] if "-6" in given else [None]
     timeout_s = number(given, "--timeout", DEFAULT_TIMEOUT_S, float, 0.1, MAX_TIMEOUT_S)
-    retries = number(given, "--retries", DEFAULT_RETRIES, int, 0, MAX_RETRIES)
-    try:
-        clock_offset_s = float(environ.get(CLOCK_OFFSET_ENV) or 0)
-        if not abs(clock_offset_s) < 1e10:   # also refuses nan and inf
-            raise ValueError
-    except ValueError:
-        raise Failure(EXIT_USAGE, "%s must be a number of seconds" % CLOCK_OFFSET_ENV)
-    return Settings(target, key, given.get("-n", ""), families, "-q" in given,
-                    "--dry-run" in given, "--legacy" in given, timeout_s, retries,
-                    clock_offset_s)
+    offset = {CLOCK_OFFSET_ENV: environ.get(CLOCK_OFFSET_ENV) or 0}   # empty: none
+    return types.SimpleNamespace(
+        host=host, port=port, path=path, tls=tls, key=key, name=given.get("-n", ""),
+        families=[family for family in (4, 6) if "-%d" % family in given
+                  or "--both" in given] or [None],
+        quiet="-q" in given, dry_run="--dry-run" in given, legacy="--legacy" in given,
+        timeout_s=timeout_s, deadline=time.monotonic() + timeout_s, warned=False,
+        retries=number(given, "--retries", DEFAULT_RETRIES, int, 0, MAX_RETRIES),
+        clock_offset_s=number(offset, CLOCK_OFFSET_ENV, 0, float, -10 ** 10, 10 ** 10))
 
 
 def main(argv):
