@@ -1,13 +1,11 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~540 lines (a tenth of them --help), standard library only, Python 3.6 to
+~495 lines (a tenth of them --help), standard library only, Python 3.6 to
 3.13. It holds your password and runs unattended from cron: read it before you
-trust it.
-
-The promise: an update goes only to the URL you gave, only for an address the
-server signed just now for this very request, and a run ends within --timeout,
-whatever the network does, so cron runs never pile up.
+trust it. The promise: an update goes only to the URL you gave, only for an
+address the server signed just now for this very request, and a run ends
+within --timeout, whatever the network does, so cron runs never pile up.
 
 One run, per address family:
   1. POST type=ip&ts=T&nonce=N[&name=NAME]: "which address do you see me from?"
@@ -18,23 +16,10 @@ One run, per address family:
   3. POST type=update&ip=ADDR&name=NAME&ts=S'&h=MAC, S' being the server's time
      S plus the seconds since its reply (a wrong local clock does not matter),
      and print the server's one-line answer.
-
-IPUPDATE_TEST_CLOCK_OFFSET_S (for tests): seconds added to the local clock. It
-weakens nothing: the local clock is untrusted input anyway.
 """
 
 # All cheap: http.client itself imports socket, ssl, threading, urllib.parse.
-import getopt
-import hashlib
-import hmac
-import http.client
-import os
-import socket
-import ssl
-import sys
-import threading
-import time
-import types
+import getopt, hashlib, hmac, http.client, os, socket, ssl, sys, threading, time, types
 import urllib.parse
 
 VERSION = "1.1"
@@ -46,7 +31,8 @@ RETRY_BACKOFF_S = 1.0             # then 2 s, 4 s, ...: a retry always gets a ne
 CLOCK_WARNING_S = 300             # the server's default window for message times
 MAX_RESPONSE_BYTES = 65536        # our answers are under 200 bytes; an error page more
 MAX_PASSWORD_FILE_BYTES = 4096
-PASSWORD_ENV, CLOCK_OFFSET_ENV = "IPUPDATE_PASSWORD", "IPUPDATE_TEST_CLOCK_OFFSET_S"
+PASSWORD_ENV = "IPUPDATE_PASSWORD"
+CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to the local clock
 
 # Exit codes, in the table of --help: success, a bug, usage, network, a reply
 # that fails authentication (nothing sent), a refusal.
@@ -55,9 +41,11 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = rang
 
 class Failure(Exception):
     """Stops the run with exit status `code` and `message`, one line. Only
-    network trouble sets `retry`: asking again would not make a refusal true."""
+    network trouble sets `retry`: asking again would not make a refusal true.
+    EXIT_AUTH always comes before an update is sent, and says so."""
 
     def __init__(self, code, message, retry=False):
+        message += "; nothing was sent" if code == EXIT_AUTH else ""
         Exception.__init__(self, message)
         self.code, self.message, self.retry = code, message, retry
 
@@ -105,32 +93,29 @@ def check_ip_reply(key, text, ts, nonce, legacy=False):
         # Anyone may ask a server for such a reply, for his own address and a
         # ts of his choosing, and put it in place of ours: accepting it would
         # let whoever strips the nonce choose the address we record.
-        raise Failure(EXIT_AUTH, "the address reply is in the original ipupdate.php's "
-                                 "form, without the nonce sent: pass --legacy if the server "
-                                 "really is the original ipupdate.php; nothing was sent")
+        raise Failure(EXIT_AUTH, "the address reply is in the original ipupdate.php's form, "
+                      "without the nonce sent: pass --legacy if the server really is the "
+                      "original ipupdate.php")
     else:
-        raise Failure(EXIT_AUTH, "the answer to the address request is not an ipupdate "
-                                 "reply (%s): wrong URL, or something else answered; "
-                                 "nothing was sent" % describe(text))
+        raise Failure(EXIT_AUTH, "the answer to the address request is not an ipupdate reply "
+                      "(%s): wrong URL, or something else answered" % describe(text))
     # compare_digest, not ==: == returns sooner the sooner the strings differ,
     # which tells a forger, by timing, how much of a guessed MAC is right.
     # Bytes, because compare_digest refuses non-ASCII str (a forger's choice).
     if not hmac.compare_digest(sign(key, message).encode(), values["h"].encode("utf-8")):
-        raise Failure(EXIT_AUTH, "the address reply fails authentication: wrong password "
-                                 "(for this name), or someone on the path altered the "
-                                 "reply; nothing was sent")
+        raise Failure(EXIT_AUTH, "the address reply fails authentication: wrong password (for "
+                      "this name), or someone on the path altered the reply")
     # A genuine reply to another request (an old one replayed, or one asked
     # for with a chosen ts) must not be used: only our ts and nonce prove
     # that this address was seen just now, for us.
     if values["ts"] != ts or values.get("nonce", nonce) != nonce:
         raise Failure(EXIT_AUTH, "the address reply is signed but answers another request "
-                                 "(its ts or nonce is not the one sent): a replayed "
-                                 "reply; nothing was sent")
+                      "(its ts or nonce is not the one sent): a replayed reply")
     address, now = values["ip"], values.get("now")
     if not address or not set(address) <= ADDRESS_CHARS or (
             now is not None and not (now and set(now) <= DIGITS)):
-        raise Failure(EXIT_AUTH, "the address reply is signed but malformed (%s); "
-                                 "nothing was sent" % describe(text))
+        raise Failure(EXIT_AUTH, "the address reply is signed but malformed (%s)"
+                      % describe(text))
     return address, (int(now) if now is not None else None)
 
 
@@ -152,13 +137,9 @@ def describe(text):
 def format_duration(seconds):
     """'1095 d 0 h', '3 h 12 min', '6 min 40 s': rounded to the last unit shown."""
     seconds = int(abs(seconds))
-    if seconds >= 86400:
-        hours = (seconds + 1800) // 3600
-        return "%d d %d h" % (hours // 24, hours % 24)
-    if seconds >= 3600:
-        minutes = (seconds + 30) // 60
-        return "%d h %d min" % (minutes // 60, minutes % 60)
-    return "%d min %d s" % (seconds // 60, seconds % 60)
+    for big, small, units in ((86400, 3600, "d %d h"), (3600, 60, "h %d min"), (60, 1, "min %d s")):
+        if seconds >= big or small == 1:
+            return ("%d " + units) % divmod((seconds + small // 2) // small, big // small)
 
 
 # ---------------------------------------------------------------------------
@@ -173,75 +154,62 @@ def target(url):
     # early (header injection); urlsplit() would also drop tabs and
     # newlines silently. Percent-encoded, they are harmless.
     if not all("!" <= c <= "~" for c in url):
-        raise Failure(EXIT_USAGE, "the URL has spaces or control characters; "
-                                  "percent-encode them")
+        raise Failure(EXIT_USAGE, "the URL has spaces or control characters; percent-encode them")
     if not url.lower().startswith(("http://", "https://")):
         raise Failure(EXIT_USAGE, "the URL must start with http:// or https://")
     try:
         parts = urllib.parse.urlsplit(url)
         if "@" in parts.netloc:   # it would not be used, and a password is no part of a URL
             raise Failure(EXIT_USAGE, "no user@ in the URL, please: the password goes in "
-                                      "--password-file")
+                          "--password-file")
         if not parts.hostname or parts.port == 0:   # .port: ValueError unless 0 to 65535
             raise ValueError
     except ValueError:
         raise Failure(EXIT_USAGE, "bad host or port in URL: %s" % printable(url))
-    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    https = parts.scheme == "https"
     # Once, and only for https: loading the CA store costs as much as starting
     # Python. It checks the certificate and the host name.
-    tls = ssl.create_default_context() if parts.scheme == "https" else None
-    return parts.hostname, parts.port, path, tls
+    return (parts.hostname, parts.port or (443 if https else 80),
+            (parts.path or "/") + ("?" + parts.query if parts.query else ""),
+            ssl.create_default_context() if https else None)
 
 
-SOCKET_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6, None: socket.AF_UNSPEC}
-
-
-class Connection(http.client.HTTPConnection):
-    """http.client's, over one address family if asked (-4, -6), which
-    socket.create_connection() cannot be told; a Failure names the step."""
-
-    family = None
-
-    def connect(self):
+def open_socket(settings, family):
+    """A socket connected to the server, over one address family if asked (-4,
+    -6), which socket.create_connection() cannot be told; TLS for https."""
+    host, port = settings.host, settings.port
+    try:
+        addresses = socket.getaddrinfo(host, port, {4: socket.AF_INET, 6: socket.AF_INET6}.get(
+            family, socket.AF_UNSPEC), socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        what = "no IPv%d address for" % family if family else "cannot resolve"
+        raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, host, error.strerror), retry=True)
+    error = OSError("no address to connect to")
+    for address_family, kind, protocol, _, address in addresses:   # as create_connection()
+        sock = socket.socket(address_family, kind, protocol)
         try:
-            addresses = socket.getaddrinfo(self.host, self.port, SOCKET_FAMILIES[self.family],
-                                           socket.SOCK_STREAM)
-        except socket.gaierror as error:
-            what = "no IPv%d address for" % self.family if self.family else "cannot resolve"
-            raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, self.host, error.strerror),
-                          retry=True)
-        error = OSError("no address to connect to")
-        for family, kind, protocol, _, address in addresses:   # as create_connection()
-            sock = socket.socket(family, kind, protocol)
-            try:
-                sock.settimeout(self.timeout)
-                sock.connect(address)
-                self.sock = sock
-                return
-            except OSError as failed:
-                sock.close()
-                error = failed
+            sock.settimeout(max(settings.deadline - time.monotonic(), 0.01))
+            sock.connect(address)
+            break
+        except OSError as failed:
+            sock.close()
+            error = failed
+    else:
         raise Failure(EXIT_NETWORK, "cannot connect to %s port %d: %s"
-                      % (self.host, self.port, reason(error)), retry=True)
-
-
-class TLSConnection(http.client.HTTPSConnection, Connection):
-    """The same, then TLS: HTTPSConnection.connect() wraps our socket, with
-    SNI and the name check on the URL's host, whatever address answered."""
+                      % (host, port, reason(error)), retry=True)
+    # The certificate is checked for the URL's host, whatever address answered.
+    return settings.tls.wrap_socket(sock, server_hostname=host) if settings.tls else sock
 
 
 def post(settings, family, what, fields):
-    """POST the form `fields` for `what` ("update"...): the text of a 200
-    answer that is not an Error line, else a Failure. Every socket operation
-    gets only the time left in the run."""
-    host, left = settings.host, max(settings.deadline - time.monotonic(), 0.01)
-    if settings.tls:
-        connection = TLSConnection(host, settings.port, timeout=left, context=settings.tls)
-    else:
-        connection = Connection(host, settings.port, timeout=left)
-    connection.family = family
+    """POST the form `fields`: the text of a 200 answer that is not an Error
+    line, else a Failure naming `what` was asked. Every socket operation gets
+    only the time left in the run."""
+    host = settings.host
+    connection = (http.client.HTTPSConnection(host, settings.port, context=settings.tls)
+                  if settings.tls else http.client.HTTPConnection(host, settings.port))
     try:
-        connection.connect()
+        connection.sock = open_socket(settings, family)   # so connect() is never called
         connection.sock.settimeout(max(settings.deadline - time.monotonic(), 0.01))
         connection.request("POST", settings.path, urllib.parse.urlencode(fields).encode(), {
             "Content-Type": "application/x-www-form-urlencoded",
@@ -255,8 +223,7 @@ def post(settings, family, what, fields):
         if (isinstance(error, ssl.CertificateError)
                 or getattr(error, "reason", None) == "CERTIFICATE_VERIFY_FAILED"):
             raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): someone "
-                                     "may be in the middle; nothing was sent"
-                                     % (host, printable(str(error))))
+                          "may be in the middle" % (host, printable(str(error))))
         if not isinstance(error, OSError):
             raise Failure(EXIT_NETWORK, "the answer from %s is not HTTP, or was cut short (%s)"
                           % (host, printable(str(error).strip() or type(error).__name__, 60)),
@@ -267,13 +234,13 @@ def post(settings, family, what, fields):
         connection.close()
     if len(data) > MAX_RESPONSE_BYTES:
         raise Failure(EXIT_REFUSED, "the answer from %s is over %d bytes: not an ipupdate "
-                                    "server" % (host, MAX_RESPONSE_BYTES))
+                      "server" % (host, MAX_RESPONSE_BYTES))
     status, text = response.status, data.decode("utf-8", "replace")
     if 300 <= status < 400:
         # Never followed: a redirect could send the signed update to a server
         # we were not told about, and it is not what the user configured.
-        raise Failure(EXIT_REFUSED, "the server redirects the %s (HTTP %d) to %s; not "
-                                    "followed: if that is the right place, give it with --url"
+        raise Failure(EXIT_REFUSED, "the server redirects the %s (HTTP %d) to %s; not followed: "
+                      "if that is the right place, give it with --url"
                       % (what, status, printable(response.getheader("location", "?"))))
     error_line = printable(text.splitlines()[0]) if text.startswith("Error") else ""
     if status == 200 and not error_line:
@@ -317,21 +284,18 @@ def exchange(settings, family):
     nonce = os.urandom(16).hex()
     text = post(settings, family, "address request", [("type", "ip"), ("ts", ts),
                 ("nonce", nonce)] + ([("name", name)] if name else []))
-    received, local_now = time.monotonic(), time.time() + settings.clock_offset_s
+    received, local_now = time.monotonic(), int(time.time() + settings.clock_offset_s)
     address, server_now = check_ip_reply(key, text, ts, nonce, settings.legacy)
-    if server_now is None:   # --legacy: the original ipupdate.php tells no time
-        update_ts = str(int(time.time() + settings.clock_offset_s))
-    else:
-        # The server judges every message by its own clock, and told us its time
-        # in a signed reply: sign the update with that, plus the time since.
-        update_ts = str(server_now + int(time.monotonic() - received))
-        offset_s = int(local_now) - server_now
-        if abs(offset_s) > CLOCK_WARNING_S and not settings.warned:
-            settings.warned = True   # once a run, whatever the retries, even with -q
-            sys.stderr.write("ipupdater: local clock is %s %s the server; using the "
-                             "server's time\n" % (format_duration(offset_s),
-                                                  "ahead of" if offset_s > 0 else "behind"))
-
+    # The server judges every message by its own clock, and tells its time in
+    # the signed reply: date the update by it, plus the time since. (The
+    # original ipupdate.php tells none: with --legacy, the local clock.)
+    offset_s = local_now - server_now if server_now is not None else 0
+    update_ts = str(local_now - offset_s + int(time.monotonic() - received))
+    if abs(offset_s) > CLOCK_WARNING_S and not settings.warned:
+        settings.warned = True   # once a run, whatever the retries; even with -q
+        sys.stderr.write("ipupdater: local clock is %s %s the server; using the server's "
+                         "time\n" % (format_duration(offset_s), "ahead of" if offset_s > 0
+                                     else "behind"))
     label = "%s: %s" % (printable(name), address) if name else address
     update = [("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
               ("h", sign(key, update_message(address, name, update_ts)))]   # NAME even if ""
@@ -380,9 +344,8 @@ usage: ipupdater.py (--url URL | -w HOST[:PORT] [-u PATH]) [-n NAME]
            (--password-file FILE | -p PASSWORD) [-4] [-6] [--both] [-q]
            [--dry-run] [--legacy] [--timeout S] [--retries N]
 
-Ask the server which address it sees (a reply signed with the password, for
-this request only), check the reply, then send an update signed the same way.
-No redirect is followed, no proxy used: the update goes only where you said.
+Ask the server which address it sees (a signed reply), check it, then send a
+signed update, only to URL: no redirect is followed, no proxy used.
 
   --url URL       the server script; https: certificate checked (system CAs)
   -w HOST[:PORT]  the original's form, http://HOST[:PORT]/PATH, where
@@ -393,7 +356,7 @@ No redirect is followed, no proxy used: the update goes only where you said.
                   (chmod 600 it) unless --allow-readable-password-file
   -p, --password PASSWORD
                   works, but any user of the machine sees it with ps, and it
-                  stays in the crontab; with neither, %(env)s is read
+                  stays in the crontab; with neither, IPUPDATE_PASSWORD is read
   -n, --name NAME record the address under NAME (default: no name)
   -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
   -q, --quiet     print nothing when the address is unchanged (for cron)
@@ -419,8 +382,7 @@ Exit codes (with -4 -6, the first failure's):
   4  the server's reply failed authentication (wrong password or URL, or
      someone on the path), or the TLS certificate is untrusted; nothing sent
   5  the server refused the request, redirected it, or did not answer OK
-""" % {"path": DEFAULT_PATH, "env": PASSWORD_ENV, "timeout": DEFAULT_TIMEOUT_S,
-       "retries": DEFAULT_RETRIES}
+""" % dict(path=DEFAULT_PATH, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES)
 
 LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "password=",
                 "name=", "both", "dry-run", "legacy", "quiet", "timeout=", "retries=",
@@ -452,15 +414,15 @@ def number(given, option, default, kind, low, high):
 
 
 def read_password_file(path, allow_readable):
+    """The password in the file at `path`, one trailing newline stripped."""
     try:
         with open(path, "rb") as password_file:
-            mode = os.fstat(password_file.fileno()).st_mode
+            mode = os.fstat(password_file.fileno()).st_mode & 0o777
             # A key others can read is a key others have. (Windows has no such bits.)
             if mode & 0o044 and not allow_readable and os.name == "posix":
-                raise Failure(EXIT_USAGE, "password file %s may be read by group or others "
-                                          "(mode %03o): chmod 600 it, or pass "
-                                          "--allow-readable-password-file"
-                              % (path, mode & 0o777))
+                raise Failure(EXIT_USAGE, "password file %s may be read by group or others (mode "
+                              "%03o): chmod 600 it, or pass --allow-readable-password-file"
+                              % (path, mode))
             data = password_file.read(MAX_PASSWORD_FILE_BYTES + 1)
     except OSError as error:
         raise Failure(EXIT_USAGE, "cannot read password file %s: %s"
@@ -468,8 +430,7 @@ def read_password_file(path, allow_readable):
     if len(data) > MAX_PASSWORD_FILE_BYTES:
         raise Failure(EXIT_USAGE, "password file %s is over %d bytes: is it the right file?"
                       % (path, MAX_PASSWORD_FILE_BYTES))
-    if data.endswith(b"\n"):
-        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+    data = data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -484,26 +445,20 @@ def settings_from(given, environ):
         raise Failure(EXIT_USAGE, "where is the server? give --url URL or -w HOST")
     host, port, path, tls = target(given.get("--url") or "http://%s/%s" % (
         given["-w"], given.get("-u", DEFAULT_PATH).lstrip("/")))
-
     if "-p" in given and "--password-file" in given:
         raise Failure(EXIT_USAGE, "give either -p or --password-file, not both")
     if "--password-file" in given:
         key = read_password_file(given["--password-file"],
                                  "--allow-readable-password-file" in given)
-    elif "-p" in given:
-        key = given["-p"]
-    elif environ.get(PASSWORD_ENV) is not None:
-        key = environ[PASSWORD_ENV]
     else:
-        raise Failure(EXIT_USAGE, "no password: give --password-file FILE, set %s, or "
-                                  "give -p PASSWORD" % PASSWORD_ENV)
+        key = given.get("-p", environ.get(PASSWORD_ENV))
+    if key is None:
+        raise Failure(EXIT_USAGE, "no password: give --password-file FILE, set %s, or give "
+                      "-p PASSWORD" % PASSWORD_ENV)
     if not key:
         raise Failure(EXIT_USAGE, "the password is empty")
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:   # undecodable bytes in argv or the environment
+    if any("\ud800" <= c <= "\udfff" for c in key):   # undecodable bytes in argv or environ
         raise Failure(EXIT_USAGE, "the password is not valid UTF-8")
-
     timeout_s = number(given, "--timeout", DEFAULT_TIMEOUT_S, float, 0.1, MAX_TIMEOUT_S)
     offset = {CLOCK_OFFSET_ENV: environ.get(CLOCK_OFFSET_ENV) or 0}   # empty: none
     return types.SimpleNamespace(
