@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~495 lines (a tenth of them --help), standard library only, Python 3.6 to
+~468 lines (a tenth of them --help), standard library only, Python 3.6 to
 3.13. It holds your password and runs unattended from cron: read it before you
 trust it. The promise: an update goes only to the URL you gave, only for an
 address the server signed just now for this very request, and a run ends
@@ -34,18 +34,15 @@ MAX_PASSWORD_FILE_BYTES = 4096
 PASSWORD_ENV = "IPUPDATE_PASSWORD"
 CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to the local clock
 
-# Exit codes, in the table of --help: success, a bug, usage, network, a reply
-# that fails authentication (nothing sent), a refusal.
+# Exit codes (the table in --help): success, bug, usage, network, untrusted reply, refusal.
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
-
 class Failure(Exception):
-    """Stops the run with exit status `code` and `message`, one line. Only
-    network trouble sets `retry`: asking again would not make a refusal true.
-    EXIT_AUTH always comes before an update is sent, and says so."""
+    """Stops the run: exit status `code`, one line `message`. Only network trouble
+    sets `retry` (asking again would not make a refusal true)."""
 
     def __init__(self, code, message, retry=False):
-        message += "; nothing was sent" if code == EXIT_AUTH else ""
+        message += "; nothing was sent" if code == EXIT_AUTH else ""   # always true, say it
         Exception.__init__(self, message)
         self.code, self.message, self.retry = code, message, retry
 
@@ -60,7 +57,6 @@ def sign(key, message):
     """HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits."""
     return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
-
 def ip_reply_message(address, ts, nonce=None, now=None):
     """The signed part of a type=ip reply: ip=ADDR&ts=T&nonce=N&now=S, or
     ip=ADDR&ts=T in the original's legacy form (no nonce)."""
@@ -68,15 +64,12 @@ def ip_reply_message(address, ts, nonce=None, now=None):
         return "ip=%s&ts=%s" % (address, ts)
     return "ip=%s&ts=%s&nonce=%s&now=%s" % (address, ts, nonce, now)
 
-
 def update_message(address, name, ts):
     """The signed part of a type=update request (NAME present even when empty)."""
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
 
-
 ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
 DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
-
 
 def check_ip_reply(key, text, ts, nonce, legacy=False):
     """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce;
@@ -90,9 +83,8 @@ def check_ip_reply(key, text, ts, nonce, legacy=False):
     elif fields == ["ip", "ts", "h"] and legacy:
         message = ip_reply_message(values["ip"], values["ts"])
     elif fields == ["ip", "ts", "h"]:
-        # Anyone may ask a server for such a reply, for his own address and a
-        # ts of his choosing, and put it in place of ours: accepting it would
-        # let whoever strips the nonce choose the address we record.
+        # Anyone may ask a server for such a reply, for his own address and any
+        # ts, and put it in place of ours: he would choose the address we record.
         raise Failure(EXIT_AUTH, "the address reply is in the original ipupdate.php's form, "
                       "without the nonce sent: pass --legacy if the server really is the "
                       "original ipupdate.php")
@@ -105,9 +97,8 @@ def check_ip_reply(key, text, ts, nonce, legacy=False):
     if not hmac.compare_digest(sign(key, message).encode(), values["h"].encode("utf-8")):
         raise Failure(EXIT_AUTH, "the address reply fails authentication: wrong password (for "
                       "this name), or someone on the path altered the reply")
-    # A genuine reply to another request (an old one replayed, or one asked
-    # for with a chosen ts) must not be used: only our ts and nonce prove
-    # that this address was seen just now, for us.
+    # A genuine reply to another request (an old one replayed, or one asked for
+    # with a chosen ts): only our ts and nonce prove this address is ours, now.
     if values["ts"] != ts or values.get("nonce", nonce) != nonce:
         raise Failure(EXIT_AUTH, "the address reply is signed but answers another request "
                       "(its ts or nonce is not the one sent): a replayed reply")
@@ -118,26 +109,22 @@ def check_ip_reply(key, text, ts, nonce, legacy=False):
                       % describe(text))
     return address, (int(now) if now is not None else None)
 
-
 def printable(text, limit=160):
     """Text from the network, safe for one line of a terminal or a cron mail."""
     text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return text if len(text) <= limit else text[:limit] + "..."
 
-
 def describe(text):
     """A short description of a body that is not what it should be."""
-    if not text.strip():
-        return "empty"
-    if text.lstrip()[:1] == "<":
-        return "an HTML page"
-    return "'%s'" % printable(text.strip().splitlines()[0], 60)
-
+    text = text.strip()
+    return ("empty" if not text else "an HTML page" if text[:1] == "<"
+            else "'%s'" % printable(text.splitlines()[0], 60))
 
 def format_duration(seconds):
     """'1095 d 0 h', '3 h 12 min', '6 min 40 s': rounded to the last unit shown."""
     seconds = int(abs(seconds))
-    for big, small, units in ((86400, 3600, "d %d h"), (3600, 60, "h %d min"), (60, 1, "min %d s")):
+    for big, small, units in ((86400, 3600, "d %d h"), (3600, 60, "h %d min"),
+                              (60, 1, "min %d s")):
         if seconds >= big or small == 1:
             return ("%d " + units) % divmod((seconds + small // 2) // small, big // small)
 
@@ -166,13 +153,10 @@ def target(url):
             raise ValueError
     except ValueError:
         raise Failure(EXIT_USAGE, "bad host or port in URL: %s" % printable(url))
-    https = parts.scheme == "https"
-    # Once, and only for https: loading the CA store costs as much as starting
-    # Python. It checks the certificate and the host name.
+    https = parts.scheme == "https"   # the TLS context once: the CA store is slow to load
     return (parts.hostname, parts.port or (443 if https else 80),
             (parts.path or "/") + ("?" + parts.query if parts.query else ""),
             ssl.create_default_context() if https else None)
-
 
 def open_socket(settings, family):
     """A socket connected to the server, over one address family if asked (-4,
@@ -199,7 +183,6 @@ def open_socket(settings, family):
                       % (host, port, reason(error)), retry=True)
     # The certificate is checked for the URL's host, whatever address answered.
     return settings.tls.wrap_socket(sock, server_hostname=host) if settings.tls else sock
-
 
 def post(settings, family, what, fields):
     """POST the form `fields`: the text of a 200 answer that is not an Error
@@ -252,11 +235,9 @@ def post(settings, family, what, fields):
     raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
         what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)))
 
-
 def reason(error):
     """Why a connection failed, in a few words."""
     return "timed out" if "timed out" in str(error) else printable(error.strerror or str(error))
-
 
 def start_watchdog(settings):
     """End the process, with exit code 3, once the run is over its --timeout."""
@@ -293,9 +274,8 @@ def exchange(settings, family):
     update_ts = str(local_now - offset_s + int(time.monotonic() - received))
     if abs(offset_s) > CLOCK_WARNING_S and not settings.warned:
         settings.warned = True   # once a run, whatever the retries; even with -q
-        sys.stderr.write("ipupdater: local clock is %s %s the server; using the server's "
-                         "time\n" % (format_duration(offset_s), "ahead of" if offset_s > 0
-                                     else "behind"))
+        sys.stderr.write("ipupdater: local clock is %s %s the server; using the server's time\n"
+                         % (format_duration(offset_s), "ahead of" if offset_s > 0 else "behind"))
     label = "%s: %s" % (printable(name), address) if name else address
     update = [("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
               ("h", sign(key, update_message(address, name, update_ts)))]   # NAME even if ""
@@ -307,7 +287,6 @@ def exchange(settings, family):
         raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
                                     "check the URL" % describe(text))
     return None if settings.quiet and line == "OK: Timestamp updated" else label + " -> " + line
-
 
 def run(settings):
     """Every family in turn, each independent of the others, all within the
@@ -389,7 +368,6 @@ LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "passw
                 "help", "version"]
 SAME_AS = {"--password": "-p", "--name": "-n", "--quiet": "-q", "--help": "-h"}
 
-
 def parse_options(argv):
     """{'-p': value, '--both': '', ...}, by getopt: bundled flags (-q46),
     attached values (-pSECRET) and unique prefixes (--dry) work."""
@@ -401,7 +379,6 @@ def parse_options(argv):
         raise Failure(EXIT_USAGE, "unexpected argument: %s" % printable(rest[0]))
     return dict((SAME_AS.get(option, option), value) for option, value in options)
 
-
 def number(given, option, default, kind, low, high):
     """The value of a numeric option, within [low, high] (a usage Failure else)."""
     try:
@@ -411,7 +388,6 @@ def number(given, option, default, kind, low, high):
     except ValueError:
         pass
     raise Failure(EXIT_USAGE, "%s must be a number from %s to %s" % (option, low, high))
-
 
 def read_password_file(path, allow_readable):
     """The password in the file at `path`, one trailing newline stripped."""
@@ -435,7 +411,6 @@ def read_password_file(path, allow_readable):
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise Failure(EXIT_USAGE, "password file %s is not UTF-8 text" % path)
-
 
 def settings_from(given, environ):
     """Everything a run needs, checked, from the options and the environment."""
@@ -470,7 +445,6 @@ def settings_from(given, environ):
         retries=number(given, "--retries", DEFAULT_RETRIES, int, 0, MAX_RETRIES),
         clock_offset_s=number(offset, CLOCK_OFFSET_ENV, 0, float, -10 ** 10, 10 ** 10))
 
-
 def main(argv):
     """Runs the client; returns the exit code."""
     try:
@@ -489,7 +463,6 @@ def main(argv):
         sys.stderr.write("ipupdater: internal error (%s: %s); please report it\n"
                          % (type(error).__name__, printable(str(error))))
         return EXIT_INTERNAL
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
