@@ -437,6 +437,34 @@ class ConfigError(Exception):
     """The configuration is missing or wrong. The message never holds a secret."""
 
 
+SETTING_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+MAX_SETTING_CHARS = 32
+NOT_SHOWN = "(not shown: it does not look like a setting name)"
+NOT_A_NAME = ("not a valid name (a letter or digit followed by up to 62 of letters, digits, "
+              "'.', '_', '-')")
+
+
+def quoted_setting(setting):
+    """'setting' in quotes when it looks like one of ours (a short word of
+    lower-case letters and underscores), else None. A config error must not
+    echo a key that someone left on a line of its own ('KEY=' reads as a
+    setting), so what does not look like a setting name is never quoted."""
+    if len(setting) <= MAX_SETTING_CHARS and set(setting) <= SETTING_CHARS:
+        return "'%s'" % setting
+    return None
+
+
+def config_line(lines, section, entry=None):
+    """'line N in [S]' for an entry of a section, 'line N' for its header
+    (from read_ini()'s line numbers); '[S]' when the number is not known."""
+    number = (lines or {}).get((section, entry))
+    if number is None:
+        return "[%s]" % printable(section)
+    if entry is None:
+        return "line %d" % number
+    return "line %d in [%s]" % (number, printable(section))
+
+
 class Config(object):
     """Settings from the [ipupdate], [names], [name:NAME] and [dyndns2] sections of the
     config file."""
@@ -447,7 +475,10 @@ class Config(object):
                 "dyndns2_allow_plain_http", "dyndns2_trust_myip", "proxy_sets_forwarded_proto")
     NAME_SETTINGS = ("on_change", "hook_timeout")  # what a [name:NAME] section may set
 
-    def __init__(self, path, settings, name_keys, name_settings=None, dyndns2_passwords=None):
+    def __init__(self, path, settings, name_keys, name_settings=None, dyndns2_passwords=None,
+                 lines=None):
+        """`lines`: read_ini()'s line numbers, with [names] by the names in
+        lower case, for errors that name the line rather than quote it."""
         self.path = path
         self.secret = settings.get("secret") or None
         self.name_keys = name_keys
@@ -469,7 +500,9 @@ class Config(object):
         self.stale_after_s = parse_seconds("stale_after", settings.get(
             "stale_after", str(DEFAULT_STALE_AFTER_S)))
         self.timezone = settings.get("timezone", "UTC").strip() or "UTC"
-        self.trusted_proxies = parse_networks(settings.get("trusted_proxies", ""))
+        self.trusted_proxies = parse_networks(settings.get("trusted_proxies", ""), (
+            "config file %s: %s: trusted_proxies" % (path, config_line(
+                lines, "ipupdate", "trusted_proxies"))) if lines else "trusted_proxies")
         self.view_key = settings.get("view_key") or None
         # The refused-attempt log and the rate limit built on it; 0 turns either off.
         self.refused_log_rows = parse_count("refused_log_rows", settings.get(
@@ -478,8 +511,11 @@ class Config(object):
             "max_refusals_per_minute", str(DEFAULT_MAX_REFUSALS_PER_MINUTE)))
         if settings.get("allow_short_secrets", "no").strip().lower() not in (
                 "yes", "true", "on", "1"):
+            # By line, never by name: a key left alone on a line as 'KEY=' reads
+            # as a name with an empty or short key.
             short = [label for label, key in [("secret", self.secret)] + [
-                ("key of name '%s'" % name, key) for name, key in sorted(name_keys.items())]
+                ("config file %s: %s: key" % (path, config_line(lines, "names", name)), key)
+                for name, key in sorted(name_keys.items())]
                 if key is not None and len(key) < MIN_SECRET_CHARS]
             if short:
                 raise ConfigError("%s shorter than %d characters (make one with "
@@ -488,7 +524,27 @@ class Config(object):
         # dyndns2, off unless a [dyndns2] section enables names: {name in lower
         # case: (name as written, password)}. Hostnames are case-insensitive.
         self.dyndns2 = dyndns2_entries(dyndns2_passwords or {},
-                                       [self.secret] + list(name_keys.values()))
+                                       [self.secret] + list(name_keys.values()), path, lines)
+        # The view key travels in URLs (and so into access logs and browser
+        # histories) and in basic auth: it must be long (allow_short_secrets is
+        # for the original's old passwords, which a view key never was) and be
+        # no key or password that can change a record.
+        if self.view_key is not None:
+            where = "config file %s: %s: view_key" % (path, config_line(
+                lines, "ipupdate", "view_key"))
+            if len(self.view_key) < MIN_SECRET_CHARS:
+                raise ConfigError("%s shorter than %d characters (make one with "
+                                  "'ipupdate_server.py genkey'; allow_short_secrets does not "
+                                  "apply to it)" % (where, MIN_SECRET_CHARS))
+            used = ([("ipupdate", "secret")] if self.view_key == self.secret else []) + [
+                ("names", name) for name, key in sorted(name_keys.items())
+                if key == self.view_key] + [
+                ("dyndns2", name) for name, password in sorted(self.dyndns2.values())
+                if password == self.view_key]
+            if used:
+                raise ConfigError("%s is also used on %s: give the viewer a key of its own (it "
+                                  "ends up in URLs and access logs, and must never change a "
+                                  "record)" % (where, config_line(lines, *used[0])))
         self.dyndns2_allow_plain_http = parse_flag("dyndns2_allow_plain_http", settings.get(
             "dyndns2_allow_plain_http", "no"))
         self.dyndns2_trust_myip = parse_flag("dyndns2_trust_myip", settings.get(
@@ -554,7 +610,7 @@ def parse_flag(setting, text):
     return value
 
 
-def dyndns2_entries(passwords, keys):
+def dyndns2_entries(passwords, keys, path="", lines=None):
     """{name in lower case: (name, password)} from the [dyndns2] section.
 
     A dyndns2 password crosses the network as it is, at every update (HTTP
@@ -562,39 +618,46 @@ def dyndns2_entries(passwords, keys):
     (whatever allow_short_secrets says, which exists for the original's old
     passwords), and never one of the keys of the ipupdate protocol, which
     never leave their machines.
+    Errors name the line (`lines`, from read_ini()), never the entry: a key
+    left alone on a line as 'KEY=' reads as a name with an empty password.
     """
     entries = {}
-    for name, password in sorted(passwords.items()):
+    lines = lines or {}
+    for name, password in sorted(passwords.items(),
+                                 key=lambda item: (lines.get(("dyndns2", item[0]), 0), item)):
+        where = "config file %s: %s: " % (path, config_line(lines, "dyndns2", name))
         try:
             check_name(name)
         except Refused:
-            raise ConfigError("[dyndns2] entry '%s' is not a valid name" % printable(name))
+            raise ConfigError(where + NOT_A_NAME)
         if name.lower() in entries:
-            raise ConfigError("[dyndns2] names '%s' and '%s' differ only in case (hostnames "
-                              "are case-insensitive)" % (entries[name.lower()][0], name))
+            first = lines.get(("dyndns2", entries[name.lower()][0]))
+            raise ConfigError(where + "this name and that on %s differ only in letter case "
+                              "(hostnames are case-insensitive)"
+                              % ("line %d" % first if first else "another line"))
         if len(password) < MIN_SECRET_CHARS:
-            raise ConfigError("dyndns2 password of name '%s' shorter than %d characters "
-                              "(make one with 'ipupdate_server.py genkey')"
-                              % (name, MIN_SECRET_CHARS))
+            raise ConfigError(where + "password shorter than %d characters (make one with "
+                                      "'ipupdate_server.py genkey')" % MIN_SECRET_CHARS)
         if password in keys:
-            raise ConfigError("dyndns2 password of name '%s' is also a key in [ipupdate] or "
-                              "[names]: give dyndns2 a password of its own (its clients send "
-                              "it as it is, and the key must never leave its machines)" % name)
+            raise ConfigError(where + "password is also a key in [ipupdate] or [names]: give "
+                                      "dyndns2 a password of its own (its clients send it as "
+                                      "it is, and the key must never leave its machines)")
         entries[name.lower()] = (name, password)
     return entries
 
 
-def parse_networks(text):
+def parse_networks(text, setting="trusted_proxies"):
+    """Addresses and networks, separated by spaces or commas. An error counts
+    the entries rather than quoting one: it may hold a value pasted there."""
     if not text.strip():
         return ()
     import ipaddress  # lazy: only configs with trusted proxies pay for it
     networks = []
-    for item in text.replace(",", " ").split():
+    for number, item in enumerate(text.replace(",", " ").split(), 1):
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise ConfigError("trusted_proxies: '%s' is not an address or network"
-                              % printable(item))
+            raise ConfigError("%s: entry %d is not an address or network" % (setting, number))
     return tuple(networks)
 
 
@@ -609,22 +672,26 @@ def find_config_path(environ=None):
 
 
 def read_ini(text, path):
-    """{section: {setting: value}} from INI text, as configparser reads it
-    (delimiter '=' or ':', full-line '#' or ';' comments, names kept as
-    written, no interpolation), but stricter: a value must fit on its line
+    """({section: {setting: value}}, {(section, setting): line number}) from
+    INI text; a section's header has the setting None. Read as configparser
+    reads it (delimiter '=' or ':', full-line '#' or ';' comments, names kept
+    as written, no interpolation), but stricter: a value must fit on its line
     and nothing may appear twice.
 
     Not configparser itself: it imports re, enum and collections, which cost
     a CGI request more than everything else it does (docs/PERFORMANCE.md).
     tests/test_config.py checks this against configparser on the same files.
-    Error messages name lines, never quote them: a line may hold a key.
+    Error messages name lines and sections, never quote a line: it may hold a
+    key. The line numbers are for load_config(), to do the same.
     """
-    sections, current = {}, None
+    sections, lines, current = {}, {}, None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped[0] in "#;":
             continue
         where = "config file %s: line %d" % (path, number)
+        if current is not None and stripped[0] != "[":
+            where += " in [%s]" % printable(current)
         if line[0] in " \t":
             raise ConfigError(where + " is indented (a value must fit on one line)")
         if stripped[0] == "[":
@@ -634,6 +701,7 @@ def read_ini(text, path):
             if current in sections:
                 raise ConfigError(where + ": section [%s] appears twice" % printable(current))
             sections[current] = {}
+            lines[(current, None)] = number
             continue
         if current is None:
             raise ConfigError(where + " comes before any [section]")
@@ -643,80 +711,97 @@ def read_ini(text, path):
         if cut == len(stripped) or not setting:
             raise ConfigError(where + ": cannot parse it (expected 'setting = value')")
         if setting in sections[current]:
-            raise ConfigError(where + ": '%s' appears twice in [%s]"
-                              % (printable(setting), printable(current)))
+            raise ConfigError(where + ": %s appears twice (first on line %d)" % (
+                quoted_setting(setting) or "an entry", lines[(current, setting)]))
         sections[current][setting] = value
-    return sections
+        lines[(current, setting)] = number
+    return sections, lines
 
 
-def case_folded(entries, section, path):
-    """{name in lower case: value}: names, like DNS names, are one name in any case."""
-    folded = {}
+def case_folded(entries, section, path, lines):
+    """{name in lower case: value}: names, like DNS names, are one name in any
+    case. Adds the folded names' line numbers to `lines`."""
+    folded, folded_lines = {}, {}
     for name, value in entries.items():
         if name.lower() in folded:
-            raise ConfigError("config file %s: two entries of %s differ only in letter case "
-                              "(names are case-insensitive)" % (path, section))
+            raise ConfigError("config file %s: %s: this name and that on line %d differ only "
+                              "in letter case (names are case-insensitive)" % (
+                                  path, config_line(lines, section, name),
+                                  folded_lines[(section, name.lower())]))
         folded[name.lower()] = value
+        folded_lines[(section, name.lower())] = lines.get((section, name))
+    lines.update(folded_lines)
     return folded
 
 
 def load_config(path):
     try:
         with open(path, encoding="utf-8") as config_file:
-            sections = read_ini(config_file.read(), path)
+            sections, lines = read_ini(config_file.read(), path)
     except OSError as error:
         raise ConfigError("cannot read config file %s: %s" % (path, error.strerror))
     except UnicodeDecodeError:
         raise ConfigError("config file %s is not UTF-8" % path)
     if "ipupdate" not in sections:
         raise ConfigError("config file %s has no [ipupdate] section" % path)
-    name_settings = {}
+    # Errors give the file, the line and the section, and quote a setting
+    # only when it looks like one of ours (quoted_setting()): never a value,
+    # nor an entry of [names] or [dyndns2], which may be a key left on a line.
+    name_settings, name_sections = {}, {}
     for section in sections:
+        where = "config file %s: %s: " % (path, config_line(lines, section))
         if section.startswith("name:"):
             name = section[len("name:"):]
             if name.lower() in name_settings:
-                raise ConfigError("config file %s: sections [%s] and [name:%s] differ only in "
-                                  "letter case (names are case-insensitive)"
-                                  % (path, printable(section), printable(name.lower())))
+                raise ConfigError(where + "sections [%s] and [name:%s] differ only in letter "
+                                  "case (names are case-insensitive)"
+                                  % (printable(section), printable(name.lower())))
             name_settings[name.lower()] = sections[section]
+            name_sections[name.lower()] = section
         elif section not in ("ipupdate", "names", "dyndns2"):
-            raise ConfigError("config file %s: unknown section [%s] (expected [ipupdate], "
-                              "[names], [name:NAME], [dyndns2])" % (path, printable(section)))
+            raise ConfigError(where + "unknown section [%s] (expected [ipupdate], [names], "
+                              "[name:NAME], [dyndns2])" % printable(section))
     settings = sections["ipupdate"]
     for setting in settings:
         if setting not in Config.SETTINGS:
-            raise ConfigError("config file %s: unknown setting '%s' in [ipupdate]"
-                              % (path, setting))
-    name_keys = case_folded(sections.get("names", {}), "[names]", path)
-    for name, key in name_keys.items():
+            raise ConfigError("config file %s: %s: unknown setting %s" % (
+                path, config_line(lines, "ipupdate", setting),
+                quoted_setting(setting) or NOT_SHOWN))
+    name_keys = case_folded(sections.get("names", {}), "names", path, lines)
+    for name, key in sorted(name_keys.items(), key=lambda item: lines[("names", item[0])]):
+        where = "config file %s: %s: " % (path, config_line(lines, "names", name))
         try:
             check_name(name)
         except Refused:
-            raise ConfigError("config file %s: [names] entry '%s' is not a valid name"
-                              % (path, printable(name)))
+            raise ConfigError(where + NOT_A_NAME)
         if not key:
-            raise ConfigError("config file %s: name '%s' has an empty key" % (path, name))
+            raise ConfigError(where + "the key is empty")
     dyndns2 = sections.get("dyndns2", {})
     if not settings.get("secret") and not name_keys and not dyndns2:
         raise ConfigError("config file %s: set 'secret' in [ipupdate] or a key per name "
                           "in [names] (or a dyndns2 password per name in [dyndns2])" % path)
     for name, options in sorted(name_settings.items()):
+        section = name_sections[name]
+        where = "config file %s: %s: " % (path, config_line(lines, section))
         try:
             check_name(name)
         except Refused:
-            raise ConfigError("config file %s: [name:%s] is not a valid name"
-                              % (path, printable(name)))
+            raise ConfigError(where + "[name:%s] is not a valid name" % printable(name))
         for setting in options:
             if setting not in Config.NAME_SETTINGS:
-                raise ConfigError("config file %s: unknown setting '%s' in [name:%s] "
-                                  "(expected %s)" % (path, printable(setting), name,
-                                                     ", ".join(Config.NAME_SETTINGS)))
+                expected = "expected " + ", ".join(Config.NAME_SETTINGS)
+                quoted = quoted_setting(setting)
+                raise ConfigError("config file %s: %s: unknown setting %s" % (
+                    path, config_line(lines, section, setting),
+                    "%s (%s)" % (quoted, expected) if quoted
+                    else "(not shown: it does not look like a setting name; %s)" % expected))
         if name not in name_keys and name not in set(each.lower() for each in dyndns2) \
                 and not settings.get("secret"):
             # Most likely a typo: a section for a name that no key can ever sign.
-            raise ConfigError("config file %s: [name:%s]: no key signs this name (add it "
-                              "to [names], or set 'secret' in [ipupdate])" % (path, name))
-    return Config(path, settings, name_keys, name_settings, dyndns2)
+            raise ConfigError("config file %s: %s in [name:%s]: no key signs this name (add "
+                              "it to [names], or set 'secret' in [ipupdate])"
+                              % (path, config_line(lines, section), name))
+    return Config(path, settings, name_keys, name_settings, dyndns2, lines)
 
 
 # ---------------------------------------------------------------------------
@@ -740,28 +825,66 @@ class DatabaseUnavailable(Exception):
     """The database cannot be opened or written; the message is for the error log."""
 
 
+def database_files(path, readonly):
+    """Those of the database's files that exist: it, and SQLite's beside it.
+
+    None may be a symbolic link, dangling or not (a ConfigError, as nothing but
+    the owner can fix it): SQLite follows one, and would create or write the file
+    it names, where whoever planted it chose, mode 0644. A writer makes one of
+    ours that group or others may open (the original PHP version left its
+    database 0644; SQLite gives the others the database's mode) its owner's
+    alone, with a line in the error log; readers change nothing, and the next
+    update comes within minutes. Don't "simplify" this to os.path.exists(): it
+    follows links.
+    """
+    import stat  # lazy, and free: os has loaded it
+    found = []
+    for name in (path, path + "-journal", path + "-wal", path + "-shm"):
+        try:
+            info = os.lstat(name)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            raise ConfigError("database file %s is a symbolic link: refused (set "
+                              "'database' to the file itself)" % name)
+        loose = stat.S_IMODE(info.st_mode)
+        if loose & 0o077 and not readonly and info.st_uid == os.geteuid():
+            try:
+                os.chmod(name, loose & 0o700)
+                done = "made %04o" % (loose & 0o700)
+            except OSError as error:
+                done = "cannot change it: %s" % error.strerror
+            sys.stderr.write("ipupdate: database file %s was open to group or others "
+                             "(mode %04o): %s\n" % (name, loose, done))
+            sys.stderr.flush()
+        found.append(name)
+    return found
+
+
 def open_database(path, readonly=False):
     """A connection in autocommit mode (transactions are explicit).
 
     A new database file is created with mode 0600 before SQLite touches it: the
     history of someone's home address is nobody else's business. A read-only
     connection never creates anything; it returns None when there is no file yet.
+    Every connection first passes database_files().
     """
     import sqlite3  # lazy: type=ip and --help need no database
     try:
+        existing = database_files(path, readonly)
         if readonly:
-            if not os.path.exists(path):
+            if path not in existing:
                 return None
             # A writer killed in mid-commit leaves a "hot" journal, which must be
             # rolled back before anyone can read, and a read-only connection
             # cannot ("attempt to write a readonly database"). While a journal
             # exists, connect read-write: the caller only reads, SQLite only
             # restores the last committed state.
-            if not os.path.exists(path + "-journal"):
+            if path + "-journal" not in existing:
                 uri = "file:%s?mode=ro" % path.replace("?", "%3f").replace("#", "%23")
                 return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
                                        isolation_level=None)
-        elif not os.path.exists(path):
+        elif path not in existing:
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
@@ -941,10 +1064,127 @@ def record_refusal(connection, now, source, peer, name, status, reason, keep_row
 
 
 # ---------------------------------------------------------------------------
+# Shared with getip_cgi.py: what the viewer and this file must say alike, one
+# definition each. The viewer imports exactly the names in SHARED_WITH_VIEWER
+# (its import line lists them), and nothing else of this file.
+# ---------------------------------------------------------------------------
+
+SHARED_WITH_VIEWER = (
+    # defined in this section
+    "FAMILY_NAMES", "format_span", "query_fields", "read_history", "respond",
+    # defined elsewhere in this file, used as they are
+    "DIGITS", "ConfigError", "DatabaseUnavailable", "Refused", "basic_auth_password",
+    "find_config_path", "load_config", "log", "note_view_refusal", "open_database",
+    "passwords_match", "peer_address", "printable", "run_cgi",
+)
+FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
+
+
+def format_span(seconds):
+    """A duration, compact and one word: 42s, 5m07s, 2h34m, 3d04h."""
+    seconds = max(0, seconds)
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm%02ds" % divmod(seconds, 60)
+    if seconds < 86400:
+        return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
+    return "%dd%02dh" % (seconds // 86400, seconds % 86400 // 3600)
+
+
+def query_fields(query):
+    """A QUERY_STRING as {field: value}, decoded by parse_form() and
+    single_fields(): strict, a field given twice refused. Empty pieces
+    ("a=1&&b=2&") are harmless, and common."""
+    try:
+        raw = query.encode("ascii")
+    except UnicodeEncodeError:
+        raise Refused(400, "the query string must be percent-encoded ASCII")
+    return single_fields(parse_form(b"&".join(piece for piece in raw.split(b"&") if piece)))
+
+
+def respond(start_response, status, body, content_type="text/plain; charset=utf-8",
+            headers=(), head_only=False):
+    """Every response: no-store (a home address is nothing for a cache), nosniff."""
+    data = body.encode("utf-8")
+    start_response(STATUS_LINES[status], [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(data))),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    ] + list(headers))
+    return [] if head_only else [data]
+
+
+# A name's history, as the viewer shows it and `check` judges it. Its newest
+# update is its row with the highest id: the original appended rows in time
+# order but accepted an older ts with a new address, so the row holding
+# MAX(timestamp) may be an older one.
+# The names by skip-scan: one seek per name in the (name, id) index, where
+# SELECT DISTINCT reads the whole index (40 ms, not 0.04 ms, on 1,000,000 rows).
+FIRST_NAME_SQL = "SELECT lower(MIN(name COLLATE NOCASE)) FROM {table}"
+NEXT_NAME_SQL = ("SELECT lower(MIN(name COLLATE NOCASE)) FROM {table} "
+                 "WHERE name > ? COLLATE NOCASE")
+# Without that index (the original's tables, until our first update there) the
+# skip-scan would read the table once per name: read it once.
+ALL_NAMES_SQL = "SELECT DISTINCT lower(name) FROM {table} WHERE name IS NOT NULL"
+# A name's newest periods: the tail of its run in the (name, id) index.
+PERIODS_SQL = ("SELECT ip, first_seen, timestamp{source} FROM {table} "
+               "WHERE name = ? COLLATE NOCASE ORDER BY id DESC LIMIT ?")
+
+
+def read_history(connection, name=None, depth=1):
+    """[(name, {family: [(ip, first_seen, last_seen, source), ...]}), ...]:
+    every name (or `name` only) in lower case, sorted, with its `depth`
+    newest periods (at least one) per family it was heard in, newest first.
+    Names compare case-insensitively: an old database may hold one name in
+    several spellings, read as one. source is 'dyndns2' for a period a dyndns2
+    client began (column `source`, added with the first), else 'ipupdate'.
+    One read transaction (one snapshot), the caller's if it opened one.
+    Raises sqlite3.Error."""
+    own = not connection.in_transaction
+    if own:
+        connection.execute("BEGIN")
+    try:
+        schema = set(row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE tbl_name IN ('log_ipv4', 'log_ipv6')"))
+        history = {}
+        for family, table in sorted(FAMILY_TABLES.items()):
+            if table not in schema:
+                continue  # a family's table comes with its first update
+            names = [name.lower()] if name is not None else history_names(
+                connection, table, table + "_folded_name_id" in schema)
+            columns = [row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)]
+            sql = PERIODS_SQL.format(table=table, source=", source" if "source" in columns
+                                     else "")
+            for each in names:
+                rows = connection.execute(sql, (each, max(depth, 1))).fetchall()
+                if rows:
+                    history.setdefault(each, {})[family] = [(
+                        "" if row[0] is None else str(row[0]), as_int(row[1]) or as_int(row[2]),
+                        as_int(row[2]), "dyndns2" if row[3:] == ("dyndns2",) else "ipupdate")
+                        for row in rows]
+        return sorted(history.items())
+    finally:
+        if own and connection.in_transaction:
+            connection.execute("ROLLBACK")  # it only read: ending it is all this does
+
+
+def history_names(connection, table, indexed=True):
+    if not indexed:
+        return [row[0] for row in connection.execute(ALL_NAMES_SQL.format(table=table))]
+    names = []
+    ((name,),) = connection.execute(FIRST_NAME_SQL.format(table=table)).fetchall()
+    while name is not None:
+        names.append(name)
+        ((name,),) = connection.execute(NEXT_NAME_SQL.format(table=table), (name,)).fetchall()
+    return names
+
+
+# ---------------------------------------------------------------------------
 # Hooks: the owner's program, run after a name's new address is stored.
 # ---------------------------------------------------------------------------
 
-FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
 HOOK_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "TZ")  # from our environment, if set
 HOOK_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOOK_LOG_LINES = 20               # of a hook's output, at most this many go to the log
@@ -1148,6 +1388,35 @@ def note_refusal(config, fields, peer, refusal, now, log_line):
     return TooManyRefusals(retry_after_s) if retry_after_s else refusal
 
 
+def note_view_refusal(config, peer, refusal, now, log_line):
+    """Log a wrong view key offered to the viewer (getip_cgi.py) as
+    note_refusal() logs a refused update, in the same table and counted
+    against the same limit; return `refusal`, or TooManyRefusals.
+
+    The row has no name (NULL: the viewer's counts per name are of update
+    attempts), and never the key offered. Only a wrong key comes here: a
+    request without any (a browser asks without one first) guesses nothing,
+    and the right key is never limited, whoever shares its address.
+    """
+    if not config.refused_log_rows:
+        return refusal
+    import sqlite3  # lazy, see open_database()
+    try:
+        connection = open_database(config.database)
+        try:
+            connection.execute("PRAGMA busy_timeout = %d" % (REFUSAL_BUSY_TIMEOUT_S * 1000))
+            retry_after_s = record_refusal(
+                connection, now, refusal_source(peer), peer, None, refusal.status,
+                "viewer: " + printable(refusal.reason, 200), config.refused_log_rows,
+                config.max_refusals_per_minute)
+        finally:
+            connection.close()
+    except (DatabaseUnavailable, sqlite3.Error) as error:
+        log_line("refused view not recorded: %s" % error)
+        return refusal
+    return TooManyRefusals(retry_after_s) if retry_after_s else refusal
+
+
 def answer_dyndns2(params, password, peer, config, now, on_change=None):
     """Answer one dyndns2 update: its query parameters, the password of its
     basic auth, peer address, clock and config in; one (code line, refusal or
@@ -1231,13 +1500,7 @@ def log(environ, message):
 
 
 def send(start_response, status, body, extra_headers=()):
-    data = body.encode("utf-8")
-    start_response(STATUS_LINES[status], [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(data))),
-        ("Cache-Control", "no-store"),
-    ] + list(extra_headers))
-    return [data]
+    return respond(start_response, status, body, headers=extra_headers)
 
 
 def read_post(environ):
@@ -1386,11 +1649,7 @@ def read_dyndns2(environ, config):
         raise Dyndns2Refused(405, "badagent", "only GET is accepted at " + DYNDNS2_PATH,
                              counted=False, logged=False)
     try:
-        query = environ.get("QUERY_STRING", "").encode("ascii")
-        pieces = [piece for piece in query.split(b"&") if piece]  # "a=1&&b=2&" is harmless
-        params = single_fields(parse_form(b"&".join(pieces)))
-    except UnicodeEncodeError:
-        raise Dyndns2Refused(400, "badagent", "the query string must be percent-encoded ASCII")
+        params = query_fields(environ.get("QUERY_STRING", ""))
     except Refused as refusal:
         raise Dyndns2Refused(400, "badagent", "query string: " + refusal.reason)
     if not (config.dyndns2_allow_plain_http or arrived_over_https(environ, config)):
@@ -1695,33 +1954,22 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
 
 CHECK_OK, CHECK_WARNING, CHECK_UNKNOWN = 0, 1, 3   # the monitoring-plugins exit codes
 CHECK_STATUS = {CHECK_OK: "OK", CHECK_WARNING: "WARNING", CHECK_UNKNOWN: "UNKNOWN"}
-# Each name's newest update in one table. SQLite takes the bare column `ip`
-# from the row that holds MAX(timestamp) (documented since SQLite 3.7.11).
-NEWEST_SQL = ("SELECT lower(name), ip, MAX(timestamp) FROM {table} WHERE name IS NOT NULL "
-              "GROUP BY name COLLATE NOCASE")
 
 
 def newest_updates(path):
-    """{name: (last heard, address, family)}: each name's newest update over both
-    families. {} when there is no database yet."""
+    """{name: (last heard, address, family)}: each name's newest update, as
+    read_history() (and so the viewer) has it, over both families; on a tie
+    IPv4's. {} when there is no database yet."""
     import sqlite3  # lazy, see open_database()
     connection = open_database(path, readonly=True)
     if connection is None:
         return {}
     try:
-        tables = set(row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'"))
         newest = {}
-        for family, table in sorted(FAMILY_TABLES.items()):
-            if table not in tables:
-                continue  # the server creates a family's table on its first update
-            for name, address, ts in connection.execute(NEWEST_SQL.format(table=table)):
-                try:
-                    ts = int(ts)
-                except (TypeError, ValueError):
-                    ts = 0  # an odd value in an old database: heard at the epoch
-                if name not in newest or ts > newest[name][0]:
-                    newest[name] = (ts, address or "", family)
+        for name, families in read_history(connection):
+            family = max(sorted(families), key=lambda each: families[each][0][2])
+            ip, _, last_seen, _ = families[family][0]
+            newest[name] = (last_seen, ip, family)
         return newest
     except sqlite3.Error as error:
         raise DatabaseUnavailable("database %s: %s" % (path, error))
@@ -1760,18 +2008,7 @@ def check_line(entry):
     return "%s %s: last heard %s UTC, %s ago, from %s" % (
         entry["state"].upper(), name,
         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry["last_heard"])),
-        format_age(entry["silent_s"]), entry["address"])
-
-
-def format_age(seconds):
-    """45s, 12m, 3h 5m, 2d 4h."""
-    if seconds < 60:
-        return "%ds" % seconds
-    if seconds < 3600:
-        return "%dm" % (seconds // 60)
-    if seconds < 86400:
-        return "%dh %dm" % (seconds // 3600, seconds % 3600 // 60)
-    return "%dd %dh" % (seconds // 86400, seconds % 86400 // 3600)
+        format_span(entry["silent_s"]), entry["address"])
 
 
 def run_check(config_path, as_json, verbose, now):
@@ -1835,7 +2072,7 @@ the database that a key can still sign: to retire a name, remove its key from
 when its newest update, over both address families, is older than stale_after
 (in [ipupdate]; default 3h). Times are in UTC.
 
-  STALE home: last heard 2024-05-01 09:12:40 UTC, 3h 5m ago, from 198.51.100.4
+  STALE home: last heard 2024-05-01 09:12:40 UTC, 3h05m ago, from 198.51.100.4
   NEVER HEARD office: listed in the config, no update stored yet
 
 Exit codes (the Nagios / monitoring-plugins convention):
@@ -1926,12 +2163,7 @@ def serve_application(config):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
                 environ.get("PATH_INFO") != DYNDNS2_PATH:
             return viewer(environ, start_response)
-        try:
-            return updates(environ, start_response)
-        finally:
-            # Before the answer goes out: an update, a heartbeat or a logged
-            # refusal may have changed what the viewer shows.
-            viewer.database_changed()
+        return updates(environ, start_response)
 
     return application
 
@@ -1950,7 +2182,6 @@ def viewer_application(config):
         def missing(environ, start_response):
             return send(start_response, 404, "Error: the viewer getip_cgi.py is not "
                                              "installed beside ipupdate_server.py")
-        missing.database_changed = lambda: None
         return missing
     return getip_cgi.make_application(config)
 

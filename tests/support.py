@@ -58,12 +58,12 @@ def clean_env(**extra):
 class LocalServer(object):
     """`ipupdate_server.py serve` on an ephemeral port, as a real subprocess."""
 
-    def __init__(self, config_path, bind="127.0.0.1", python=None):
+    def __init__(self, config_path, bind="127.0.0.1", python=None, python_flags=()):
         self.config_path = config_path
         self.stderr_file = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [python or PYTHON, SERVER, "serve", "--config", config_path, "--bind", bind,
-             "--port", "0"],
+            [python or PYTHON] + list(python_flags) + [
+                SERVER, "serve", "--config", config_path, "--bind", bind, "--port", "0"],
             stdout=subprocess.PIPE, stderr=self.stderr_file, env=clean_env())
         line = self.process.stdout.readline().decode()
         match = re.search(r"http://(\S+):(\d+)/", line)
@@ -395,3 +395,74 @@ class RealServerCase(ClientCase):
                                            body=request.body)
             return status, [], body
         return self.fake(respond)
+
+
+# ---------------------------------------------------------------------------
+# The viewer's harness: fixed times, databases in the server's or the
+# original's schema, and one CGI GET of the viewer (tests/test_viewer_*.py).
+# ---------------------------------------------------------------------------
+
+import shutil  # noqa: E402 (appended section)
+
+T0 = 1700000000                     # 2023-11-14T22:13:20Z, a Tuesday in November
+T_SUMMER = 1690000000               # 2023-07-22T04:26:40Z, daylight saving time in Europe
+FOREVER = "36500d"                  # stale_after for fixed old times: nothing goes stale
+TEXT = "text/plain; charset=utf-8"
+ORIGINAL_TABLE = ("CREATE TABLE {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, ip VARCHAR, "
+                  "name VARCHAR, first_seen UNSIGNED INT, timestamp UNSIGNED INT)")
+
+
+def utc(ts):
+    """Reference formatting, independent of the viewer's."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ts))
+
+
+def tokyo(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%S+09:00", time.gmtime(ts + 9 * 3600))
+
+
+def fill_database(path, rows, original_schema=False):
+    """rows: (family, name, ip, first_seen, last_seen), inserted in this order."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    import ipupdate_server  # for SCHEMA
+    connection = sqlite3.connect(path)
+    for table in ("log_ipv4", "log_ipv6"):
+        if original_schema:
+            connection.execute(ORIGINAL_TABLE.format(table=table))
+        else:
+            connection.executescript(ipupdate_server.SCHEMA.format(table=table))
+    for family, name, ip, first_seen, last_seen in rows:
+        connection.execute(
+            "INSERT INTO log_ipv%d (ip, name, first_seen, timestamp) VALUES (?, ?, ?, ?)"
+            % family, (ip, name, first_seen, last_seen))
+    connection.commit()
+    connection.close()
+
+
+class ViewerTestCase(unittest.TestCase):
+    settings = {}
+    rows = None
+
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="viewer-test-")
+        self.addCleanup(shutil.rmtree, self.directory)
+        self.config = write_config(self.directory, **self.settings)
+        self.database = os.path.join(self.directory, "ipupdate.sqlite")
+        if self.rows is not None:
+            fill_database(self.database, self.rows)
+
+    def view(self, query="", config=None, **options):
+        """(status, headers, body, stderr) of one CGI GET of the viewer."""
+        options.setdefault("method", "GET")
+        status, headers, body, stderr, code = run_cgi(
+            VIEWER, config or self.config, query=query, content_type=None, **options)
+        self.assertEqual(code, 0, stderr)
+        self.assertEqual(headers.get("cache-control"), "no-store")
+        return status, headers, body, stderr
+
+    def assertAnswer(self, query, status, body, content_type=TEXT, **options):
+        got_status, headers, got_body, stderr = self.view(query, **options)
+        self.assertEqual((got_status, got_body), (status, body), stderr)
+        self.assertEqual(headers["content-type"], content_type)
+        return headers

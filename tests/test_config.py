@@ -33,21 +33,31 @@ class ReadIniTest(unittest.TestCase):
 
     def test_reads_what_configparser_reads(self):
         for text in ACCEPTED:
-            self.assertEqual(ipupdate_server.read_ini(text, "c.conf"),
+            self.assertEqual(ipupdate_server.read_ini(text, "c.conf")[0],
                              configparser_reading(text), text)
+
+    def test_gives_the_line_of_every_setting_and_section(self):
+        text = "# comment\n[ipupdate]\nsecret = a\n\n[names]\n; x\nHome = b\n"
+        self.assertEqual(ipupdate_server.read_ini(text, "c.conf")[1], {
+            ("ipupdate", None): 2, ("ipupdate", "secret"): 3,
+            ("names", None): 5, ("names", "Home"): 7})
 
     def test_refuses_with_the_line_number_and_never_the_line(self):
         cases = [
             ("secret = KEYKEYKEY\n", "config file c.conf: line 1 comes before any [section]"),
             ("[ipupdate]\nsecret = a\n  KEYKEYKEY\n",
-             "config file c.conf: line 3 is indented (a value must fit on one line)"),
-            ("[ipupdate]\nKEYKEYKEY\n", "config file c.conf: line 2: cannot parse it "
-                                        "(expected 'setting = value')"),
-            ("[ipupdate]\n= KEYKEYKEY\n", "config file c.conf: line 2: cannot parse it "
-                                          "(expected 'setting = value')"),
+             "config file c.conf: line 3 in [ipupdate] is indented (a value must fit on one "
+             "line)"),
+            ("[ipupdate]\nKEYKEYKEY\n", "config file c.conf: line 2 in [ipupdate]: cannot "
+                                        "parse it (expected 'setting = value')"),
+            ("[ipupdate]\n= KEYKEYKEY\n", "config file c.conf: line 2 in [ipupdate]: cannot "
+                                          "parse it (expected 'setting = value')"),
             ("[ipupdate\nsecret = KEYKEYKEY\n", "config file c.conf: line 1: cannot parse it"),
             ("[ipupdate]\nsecret = KEYKEYKEY\nsecret = KEYKEYKEY\n",
-             "config file c.conf: line 3: 'secret' appears twice in [ipupdate]"),
+             "config file c.conf: line 3 in [ipupdate]: 'secret' appears twice (first on "
+             "line 2)"),
+            ("[names]\nKEYKEYKEY = a\nKEYKEYKEY = b\n",
+             "config file c.conf: line 3 in [names]: an entry appears twice (first on line 2)"),
             ("[names]\n[ipupdate]\n[names]\n",
              "config file c.conf: line 3: section [names] appears twice"),
         ]

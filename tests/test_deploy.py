@@ -320,6 +320,22 @@ def chown_to_web_user(path):
         os.chown(path, pwd.getpwnam(WEB_USER).pw_uid, grp.getgrnam(WEB_GROUP).gr_gid)
 
 
+SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def plant_side_files(database):
+    """SQLite's files beside `database`, which exist only while it writes or in
+    WAL mode: made here, readable by all (so only the web server can refuse
+    them), holding a marker; returns the marker."""
+    marker = "side-file-marker-3f9d0c1b"
+    for suffix in SQLITE_SIDE_FILES:
+        with open(database + suffix, "w") as side_file:
+            side_file.write(marker)
+        os.chmod(database + suffix, 0o644)
+        chown_to_web_user(database + suffix)
+    return marker
+
+
 # ---------------------------------------------------------------------------
 # Sections 1 and 2: the CGI scripts behind a real web server.
 # ---------------------------------------------------------------------------
@@ -433,26 +449,26 @@ class CgiDeployment(object):
         self.assertEqual(info.st_uid, pwd.getpwnam(WEB_USER).pw_uid)
         self.assertEqual(stat.S_IMODE(info.st_mode), 0o600)
 
+    def assert_not_served(self, targets, secrets):
+        """Each of `targets` (paths in the site directory), asked for in every
+        way a URL might reach it, is refused, and no answer holds a secret."""
+        for target in targets:
+            for path in ["/" + target, "/../" + target, "/%2e%2e/" + target,
+                         "/cgi-bin/../" + target, "/cgi-bin/%2e%2e/" + target,
+                         "/cgi-bin/..%2f" + target, "/htdocs/../" + target,
+                         "/cgi-bin/ipupdate_server.py/../../" + target]:
+                status, _, text = self.get(path)
+                self.assertIn(status, (400, 403, 404), path)
+                for secret in secrets:
+                    self.assertNotIn(secret, text, path)
+
     def test_config_database_and_journal_are_not_served(self):
         self.assertEqual(self.post("/cgi-bin/ipupdate_server.py",
                                    self.signed_update("probe"))[0], 200)
-        marker = "journal-marker-3f9d0c1b"
-        journal = self.database + "-journal"   # exists only during a write: made here
-        with open(journal, "w") as journal_file:
-            journal_file.write(marker)
-        chown_to_web_user(journal)
-        secrets = (self.key, marker)
-        paths = []
-        for target in ("ipupdate.conf", "data/ipupdate.sqlite", "data/ipupdate.sqlite-journal"):
-            paths += ["/" + target, "/../" + target, "/%2e%2e/" + target,
-                      "/cgi-bin/../" + target, "/cgi-bin/%2e%2e/" + target,
-                      "/cgi-bin/..%2f" + target, "/htdocs/../" + target,
-                      "/cgi-bin/ipupdate_server.py/../../" + target]
-        for path in paths:
-            status, _, text = self.get(path)
-            self.assertIn(status, (400, 403, 404), path)
-            for secret in secrets:
-                self.assertNotIn(secret, text, path)
+        marker = plant_side_files(self.database)
+        self.assert_not_served(["ipupdate.conf"] + ["data/ipupdate.sqlite" + suffix for suffix
+                                                    in ("",) + SQLITE_SIDE_FILES],
+                               (self.key, marker, "probe"))
         # Belt and braces: copied into the document root by mistake, they are
         # still refused, while an ordinary file there is served.
         htdocs = os.path.join(self.site, "htdocs")
@@ -469,6 +485,39 @@ class CgiDeployment(object):
             self.assertIn(status, (403, 404), name)
             self.assertNotIn(self.key, text)
         self.assertEqual(self.get("/hello.txt")[::2], (200, "hello\n"))
+
+    def test_database_left_out_is_not_served_either(self):
+        """Without `database =` the database is ipupdate.sqlite beside the
+        configuration: in the site directory, which no URL reaches. (As root, the
+        web server's user cannot write there either: updates are then 503.)"""
+        with open(self.config, "wb") as config_file:
+            config_file.write(re.sub(rb"(?m)^database = .*\n", b"", self.config_bytes))
+        default = os.path.join(self.site, "ipupdate.sqlite")
+        self.addCleanup(lambda: [os.remove(default + suffix) for suffix in
+                                 ("",) + SQLITE_SIDE_FILES if os.path.lexists(default + suffix)])
+        self.assertEqual(self.post("/cgi-bin/ipupdate_server.py",
+                                   self.signed_update("left-out-5d2e"))[::2],
+                         (503, "Error: database unavailable, try again later") if IS_ROOT
+                         else (200, "OK: New IP updated"))
+        marker = plant_side_files(default)
+        if IS_ROOT:
+            shutil.copy(default + "-journal", default)
+        self.assert_not_served(["ipupdate.sqlite" + suffix for suffix
+                                in ("",) + SQLITE_SIDE_FILES], (marker, "left-out-5d2e"))
+
+    def test_database_through_a_link_is_refused_and_nothing_is_created(self):
+        planted = os.path.join(self.data, "planted.sqlite")
+        os.symlink(planted, self.database)
+        self.assertEqual(self.post("/cgi-bin/ipupdate_server.py",
+                                   self.signed_update("probe"))[::2],
+                         (500, "Error: server not configured"))
+        self.assertEqual(self.get("/cgi-bin/getip_cgi.py?format=text")[::2],
+                         (500, "Error: server not configured"))
+        self.wait_for_log("ipupdate: configuration error: database file %s is a symbolic "
+                          "link: refused (set 'database' to the file itself)" % self.database,
+                          count=2)
+        self.assertFalse(os.path.lexists(planted))
+        self.assertEqual(os.listdir(self.data), ["ipupdate.sqlite"])
 
     def test_proxy_request_header_is_harmless(self):
         """httpoxy: a Proxy: header, or HTTP_PROXY in the environment, changes nothing."""
@@ -530,6 +579,7 @@ class CgiDeployment(object):
         ts = now()
         make_original_database(self.database, {"log_ipv4": [
             ("192.0.2.1", "home", ts - 7200, ts - 600), ("192.0.2.1", "", ts - 7200, ts - 600)]})
+        os.chmod(self.database, 0o644)  # as PHP left it: the first request tightens it
         chown_to_web_user(self.database)
         run_shell(recipe("upgrade-config", ("/srv/ipupdate", self.site),
                          ("the PASSWORD from config.php", "hunter2"),
@@ -542,6 +592,9 @@ class CgiDeployment(object):
             self.assertEqual((code, output, errors), (0, "Response: OK: New IP updated\n", ""))
         self.assertEqual([row[:2] for row in rows(self.database)], [
             ("192.0.2.1", "home"), ("192.0.2.1", ""), ("127.0.0.1", "home"), ("127.0.0.1", "")])
+        self.assertEqual(stat.S_IMODE(os.stat(self.database).st_mode), 0o600)
+        self.wait_for_log("ipupdate: database file %s was open to group or others "
+                          "(mode 0644): made 0600" % self.database)
         status, _, text = self.get("/getip.php")
         self.assertEqual(status, 200)
         self.assertRegex(text, r"(?m)^home ipv4 127\.0\.0\.1 \S+\+0[01]:00$")
@@ -740,13 +793,53 @@ class SharedHostTest(unittest.TestCase):
         unserved = ["/ipupdate.conf", "/cgi-bin/../ipupdate.conf", "/cgi-bin/%2e%2e/ipupdate.conf",
                     "/../ipupdate-data/ipupdate.sqlite", "/.htaccess"]
         self.check_customer("inside", config, "ipupdate-data/ipupdate.sqlite", unserved)
-        # The .htaccess rule refuses it by itself, whatever the file's mode.
+        # The .htaccess rule refuses it by itself, whatever the file's mode; and
+        # the database's name, as the check after the recipe says, file or none.
         home, port, key = self.customers["inside"]
         os.chmod(os.path.join(home, config), 0o644)
-        for path in unserved[:3]:
+        for path in unserved[:3] + ["/ipupdate.sqlite"]:
             status, _, text = request(port, "GET", path)
             self.assertEqual(status, 403, path)
             self.assertNotIn(key, text)
+
+
+    def test_database_left_out_is_not_served(self):
+        """Without `database =` the database is ipupdate.sqlite beside the
+        configuration: with the cgi-bin inside the document root, in the
+        document root, where the recipe's rule refuses it and SQLite's files
+        beside it, whatever their mode (Apache runs as the customer here)."""
+        for layout, config, refused in (("beside", "ipupdate.conf", 404),
+                                        ("inside", "public_html/ipupdate.conf", 403)):
+            with self.subTest(layout):
+                home, port, key = self.customers[layout]
+                config = os.path.join(home, config)
+                with open(config, "rb") as config_file:
+                    written = config_file.read()
+                self.addCleanup(self.restore, config, written)
+                with open(config, "wb") as config_file:
+                    config_file.write(re.sub(rb"(?m)^database = .*\n", b"", written))
+                default = os.path.join(os.path.dirname(config), "ipupdate.sqlite")
+                self.addCleanup(lambda default=default: [
+                    os.remove(default + suffix) for suffix in ("",) + SQLITE_SIDE_FILES
+                    if os.path.lexists(default + suffix)])
+                self.assertEqual(request(port, "POST", "/cgi-bin/ipupdate_server.py",
+                                         body=support.update_body(
+                                             "127.0.0.1", "left-out-5d2e", now(), key))[::2],
+                                 (200, "OK: New IP updated"))
+                self.assertEqual([row[1] for row in rows(default)], ["left-out-5d2e"])
+                marker = plant_side_files(default)
+                for suffix in ("",) + SQLITE_SIDE_FILES:
+                    for path in ("/ipupdate.sqlite", "/cgi-bin/../ipupdate.sqlite",
+                                 "/cgi-bin/%2e%2e/ipupdate.sqlite", "/./ipupdate.sqlite"):
+                        status, _, text = request(port, "GET", path + suffix)
+                        self.assertEqual(status, refused, path + suffix)
+                        for secret in (key, marker, "left-out-5d2e"):
+                            self.assertNotIn(secret, text, path + suffix)
+
+    @staticmethod
+    def restore(config, written):
+        with open(config, "wb") as config_file:
+            config_file.write(written)
 
 
 class NginxCgiTest(CgiDeployment, unittest.TestCase):

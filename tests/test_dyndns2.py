@@ -566,21 +566,23 @@ class ConfigurationTest(unittest.TestCase):
             status, text, errors = self.nic_update(config_body(dyndns2=[
                 ("home.example.org", ROUTER_PW), ("nas.example.org", key)]))
             self.assertEqual((status, text), (500, "911"))
-            self.assertIn("ipupdate: configuration error: dyndns2 password of name "
-                          "'nas.example.org' is also a key in [ipupdate] or [names]", errors)
+            self.assertIn("ipupdate: configuration error: config file %s: line 10 in "
+                          "[dyndns2]: password is also a key in [ipupdate] or [names]"
+                          % os.path.join(self.directory, "ipupdate.conf"), errors)
 
     def test_other_mistakes_are_refused_with_the_reason(self):
         cases = [
             ([("home.example.org", "short-password")],
-             "dyndns2 password of name 'home.example.org' shorter than 16 characters"),
+             "line 9 in [dyndns2]: password shorter than 16 characters"),
             ([("home.example.org", ROUTER_PW), ("Home.Example.org", CABIN_PW)],
-             "[dyndns2] names 'Home.Example.org' and 'home.example.org' differ only in case"),
-            ([("-home", ROUTER_PW)], "[dyndns2] entry '-home' is not a valid name"),
+             "line 10 in [dyndns2]: this name and that on line 9 differ only in letter case"),
+            ([("-home", ROUTER_PW)], "line 9 in [dyndns2]: not a valid name"),
         ]
         for dyndns2, reason in cases:
             status, text, errors = self.nic_update(config_body(dyndns2=dyndns2))
             self.assertEqual((status, text), (500, "911"), reason)
-            self.assertIn("ipupdate: configuration error: " + reason, errors)
+            self.assertIn("ipupdate: configuration error: config file %s: %s" % (
+                os.path.join(self.directory, "ipupdate.conf"), reason), errors)
         status, text, errors = self.nic_update(config_body(
             {"dyndns2_allow_plain_http": "perhaps"}))
         self.assertIn("dyndns2_allow_plain_http must be yes or no", errors)

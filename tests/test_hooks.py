@@ -257,13 +257,14 @@ class HookConfigurationTest(HookHarness, unittest.TestCase):
 
     def test_invalid_name_in_section(self):
         self.assertEqual(self.serve_error(extra="[name:no way]\non_change = x\n"),
-                         "ipupdate_server.py: config file %s: [name:no way] is not a valid "
-                         "name\n" % self.config)
+                         "ipupdate_server.py: config file %s: line 8: [name:no way] is not "
+                         "a valid name\n" % self.config)
 
     def test_unknown_setting_in_name_section(self):
         self.assertEqual(self.serve_error(extra="[name:home]\non_chnage = x\n"),
-                         "ipupdate_server.py: config file %s: unknown setting 'on_chnage' in "
-                         "[name:home] (expected on_change, hook_timeout)\n" % self.config)
+                         "ipupdate_server.py: config file %s: line 9 in [name:home]: unknown "
+                         "setting 'on_chnage' (expected on_change, hook_timeout)\n"
+                         % self.config)
 
     def test_section_for_a_name_no_key_signs(self):
         body = "[ipupdate]\n\n[names]\nhome = %s\n\n[name:hoem]\non_change = x\n" % HOME_KEY
@@ -272,8 +273,8 @@ class HookConfigurationTest(HookHarness, unittest.TestCase):
                                self.config], stdout=subprocess.PIPE, env=support.clean_env(),
                               timeout=30)
         self.assertEqual((done.returncode, done.stdout.decode()), (
-            3, "UNKNOWN: config file %s: [name:hoem]: no key signs this name (add it to "
-               "[names], or set 'secret' in [ipupdate])\n" % self.config))
+            3, "UNKNOWN: config file %s: line 6 in [name:hoem]: no key signs this name (add "
+               "it to [names], or set 'secret' in [ipupdate])\n" % self.config))
 
     def test_bad_hook_timeout(self):
         self.assertEqual(self.serve_error(hook_timeout="soon"),
@@ -285,8 +286,8 @@ class HookConfigurationTest(HookHarness, unittest.TestCase):
 
     def test_unknown_section_names_the_expected_ones(self):
         self.assertEqual(self.serve_error(extra="[hooks]\non_change = x\n"),
-                         "ipupdate_server.py: config file %s: unknown section [hooks] "
-                         "(expected [ipupdate], [names], [name:NAME], [dyndns2])\n"
+                         "ipupdate_server.py: config file %s: line 8: unknown section "
+                         "[hooks] (expected [ipupdate], [names], [name:NAME], [dyndns2])\n"
                          % self.config)
 
 

@@ -406,12 +406,12 @@ class CgiConfigurationTest(unittest.TestCase):
 
     def test_unparsable_line_is_reported_without_its_content(self):
         errors = self.run_with("[ipupdate]\nsecret = %s\nthis line holds %s\n" % (KEY, KEY))
-        self.assertIn("line 3: cannot parse it", errors)
+        self.assertIn("line 3 in [ipupdate]: cannot parse it", errors)
         self.assertNotIn(KEY, errors)
 
     def test_unknown_setting_is_reported(self):
         errors = self.run_with("[ipupdate]\nsecret = %s\nwindwo = 30\n" % KEY)
-        self.assertIn("unknown setting 'windwo' in [ipupdate]", errors)
+        self.assertIn("line 3 in [ipupdate]: unknown setting 'windwo'", errors)
 
     def test_database_in_missing_directory_is_503(self):
         support.write_config(self.directory, body="[ipupdate]\nsecret = %s\ndatabase = "
