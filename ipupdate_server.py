@@ -1,66 +1,56 @@
 #!/usr/bin/env python3
 """ipupdate_server.py - record a home machine's public IP address, authenticated.
 
-One file, standard library only, Python 3.6 to 3.13. It answers the two POST
-requests of the ipupdate protocol (docs/PROTOCOL.md):
+About 1710 lines, standard library only, Python 3.6 to 3.13: read it before you
+trust it with a key. It answers the two POSTs of the ipupdate protocol
+(docs/PROTOCOL.md) and keeps the history in SQLite, in the original PHP
+ipupdate's schema, so an existing ipupdate.sqlite is continued as it is:
 
   type=ip      "what address do you see me from?"  -> a signed reply
   type=update  "record this address for NAME"       -> OK / Error line
 
-and keeps the address history in SQLite, in the schema of the original PHP
-ipupdate, so an existing ipupdate.sqlite is continued as it is.
+It runs as a CGI program (the config goes OUTSIDE the document root:
+../ipupdate.conf, or $IPUPDATE_CONFIG), as a WSGI `application`, or by itself:
+`serve`, `genkey`, `check` (see --help). After an update that changed an
+address it runs the owner's on_change program, if set (docs/DNS.md). Routers'
+dyndns2 lives in ipupdate_dyndns2.py, loaded only for a [dyndns2] section.
 
-Run it as a CGI program (copy it to a cgi-bin; configuration goes OUTSIDE the
-document root, in ../ipupdate.conf by default), as a WSGI application
-(`application`), or by itself for local use:
-
-  python3 ipupdate_server.py serve --config ipupdate.conf --port 8080
-  python3 ipupdate_server.py genkey
-  python3 ipupdate_server.py check     (from cron: which clients went quiet?)
-
-After an update that changed an address it can run a program of yours, the
-on_change hook (docs/DNS.md: point a DNS name at the new address).
-
-Opt-in, per name: routers and ddclient/inadyn may report too, in their own
-protocol, dyndns2 (GET /nic/update, HTTP basic auth with a password of its
-own, HTTPS only unless allowed); their records are marked as theirs.
-
-Every MAC is compared in constant time; a message is accepted only if it is
-signed with the name's key, comes from the address it names, carries a time
-within the window of the server clock, and is newer than the last one accepted
-for that name.
-
-About 1,900 lines, in sections that read top to bottom: protocol, validation,
-configuration, storage, hooks, the request handler, WSGI, the CGI and HTTP
-adapters, `check`, the command line. What stands between a forged message and
-your record is the protocol, validation and handler sections, and
-record_update(): read those before you trust it with a key.
+The security path is one block, in the order of its checks, from the decoded
+fields to the COMMIT: answer_update() -> check_window() -> record_update().
+An update is accepted only if its MAC, compared in constant time, is that of
+the name's key; its time is within the window of the server's clock; it comes
+from the address it names; and it is newer than the last one accepted for the
+name. Sections: protocol, request fields, addresses, configuration, storage,
+the security path, hooks, shared with getip_cgi.py, WSGI, CGI and `serve`,
+`check`, command line.
 """
 
 import os
 import sys
 import time
 
-# Nothing else is imported at module level: a CGI program pays for every import
-# on every request, so each request type imports only what it uses (see the
-# lazy imports below, each marked "lazy").
+# Nothing else at module level: a CGI program pays for every import on every
+# request, so each request imports only what it uses (marked "lazy").
 
-VERSION = "1.0"
+VERSION = "1.1"
 DEFAULT_WINDOW_S = 300            # as DNS TSIG's default fudge (RFC 8945)
-DEFAULT_STALE_AFTER_S = 3 * 3600  # the viewer and `check` call a name stale after this
+DEFAULT_STALE_AFTER_S = 3 * 3600  # `check` and the viewer call a name stale after this
 DEFAULT_HOOK_TIMEOUT_S = 10       # an on_change hook is killed after this
-MAX_BODY_BYTES = 4096
 MIN_SECRET_CHARS = 16
+MAX_BODY_BYTES = 4096
+MAX_NAME_CHARS = 63
+MAX_TS_DIGITS = 12                # Unix time in whole seconds until year 33658
 BUSY_TIMEOUT_S = 10.0             # wait this long for a locked database
-SOCKET_TIMEOUT_S = 10.0           # `serve`: a whole request must arrive within this
+REQUEST_TIMEOUT_S = 10.0          # `serve`: a whole request must arrive within this
 MAX_REQUEST_BYTES = 65536         # `serve`: request line, headers and body, in all
 DEFAULT_REFUSED_LOG_ROWS = 1000   # the refused-attempt log keeps the newest this many
 DEFAULT_MAX_REFUSALS_PER_MINUTE = 30  # more from one source: 429 until it slows down
 REFUSAL_WINDOW_S = 60             # ... counted over this many seconds
 REFUSAL_LOG_ROWS_PER_MINUTE = 120  # the log's share of disk writes, from all sources
 REFUSAL_BUSY_TIMEOUT_S = 1.0      # logging a refusal waits no longer for the lock
-DYNDNS2_PATH = "/nic/update"      # routers' dyndns2 updates (opt-in: a [dyndns2] section)
-DYNDNS2_MAX_HOSTNAMES = 20        # per request, as dyndns2's `numhost` has it
+DYNDNS2_PATH = "/nic/update"
+DYNDNS2_MISSING = ("the config has a [dyndns2] section, but ipupdate_dyndns2.py is not "
+                   "beside ipupdate_server.py: copy it there, or remove the section")
 CONFIG_ENV = "IPUPDATE_CONFIG"
 CONFIG_DEFAULT_RELATIVE = os.path.join("..", "ipupdate.conf")
 
@@ -71,31 +61,30 @@ CONFIG_DEFAULT_RELATIVE = os.path.join("..", "ipupdate.conf")
 
 def sign(key, message):
     """HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits."""
-    import hashlib  # lazy: only requests that sign or verify pay for it
+    import hashlib  # lazy: only requests that sign or verify pay for these
     import hmac
     return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def mac_matches(key, message, received_mac):
-    """True when `received_mac` is the MAC of `message`.
-
-    Constant time (hmac.compare_digest): a plain == leaks, through its timing,
-    how many leading characters of a forged MAC are right.
-    """
-    import hmac  # lazy, see sign()
+    """Constant time (hmac.compare_digest): a plain == leaks, through its timing,
+    how many leading characters of a forged MAC are right."""
+    import hmac
     return hmac.compare_digest(sign(key, message), received_mac)
 
 
-def ip_reply_message(address, ts, nonce=None, now=None):
-    """The signed part of a type=ip reply.
+def passwords_match(offered, expected):
+    """Constant time, as mac_matches(), for dyndns2 passwords and the view key;
+    bytes, as compare_digest refuses str that is not ASCII."""
+    import hmac
+    return hmac.compare_digest(offered.encode("utf-8"), expected.encode("utf-8"))
 
-    Legacy form (the original's, no nonce): ip=ADDR&ts=T
-    Our form:                               ip=ADDR&ts=T&nonce=N&now=S
-    """
+
+def ip_reply_message(address, ts, nonce=None, now=None):
+    """The signed part of a type=ip reply: the original's ip=ADDR&ts=T, or
+    ours, ip=ADDR&ts=T&nonce=N&now=S."""
     message = "ip=%s&ts=%s" % (address, ts)
-    if nonce is not None:
-        message += "&nonce=%s&now=%d" % (nonce, now)
-    return message
+    return message if nonce is None else message + "&nonce=%s&now=%d" % (nonce, now)
 
 
 def update_message(address, name, ts):
@@ -103,14 +92,8 @@ def update_message(address, name, ts):
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
 
 
-# dyndns2, the routers' protocol (docs/PROTOCOL.md, "dyndns2"): GET /nic/update?
-# hostname=H1,H2&myip=ADDR with HTTP basic auth, answered with one code per
-# hostname. Nothing is signed: the password itself crosses the network, so it
-# is a password of its own, never a key of the protocol above.
-
 def basic_auth_password(authorization):
-    """The password of an `Authorization: Basic ...` header, or None.
-    (The user name is not used: dyndns2 names the hostnames in the query.)"""
+    """The password of an `Authorization: Basic ...` header (any user), or None."""
     scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -119,50 +102,33 @@ def basic_auth_password(authorization):
         decoded = binascii.a2b_base64(credentials.strip().encode("ascii")).decode("utf-8")
     except (binascii.Error, UnicodeError):
         return None
-    user, separator, password = decoded.partition(":")
+    _, separator, password = decoded.partition(":")
     return password if separator else None
 
 
-def passwords_match(offered, expected):
-    """Constant time, as mac_matches(): a plain == leaks, through its timing,
-    how much of a guessed password is right. Bytes: compare_digest refuses
-    str that is not ASCII."""
-    import hmac  # lazy, see sign()
-    return hmac.compare_digest(offered.encode("utf-8"), expected.encode("utf-8"))
-
-
 # ---------------------------------------------------------------------------
-# Validation of request fields. Pure functions; each raises Refused.
+# Request fields: strict decoding and checks. Pure functions; each raises Refused.
 # ---------------------------------------------------------------------------
 
 class Refused(Exception):
-    """A request we answer with an error status and a one-line reason;
-    `detail`, if any, is for the error log only."""
+    """Answered with `status` and a one-line reason; `detail` is for the log only."""
 
     def __init__(self, status, reason, detail=""):
         Exception.__init__(self, reason)
-        self.status = status
-        self.reason = reason
-        self.detail = detail
+        self.status, self.reason, self.detail = status, reason, detail
 
 
+DIGITS = frozenset("0123456789")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 NAME_REST = NAME_FIRST | frozenset("._-")
-MAX_NAME_CHARS = 63
-MAX_TS_DIGITS = 12                # Unix time in whole seconds until year 33658
 
 
 def parse_form(body):
-    """Decode an application/x-www-form-urlencoded body into [(field, value)].
-
-    Strict on purpose (urllib.parse is lenient and slow to import): bad percent
-    escapes and bytes that are not UTF-8 are refused, not guessed at.
-    """
+    """Form-encoded bytes -> [(field, value)]. Strict on purpose (urllib.parse is
+    lenient, and slow to import): bad escapes and non-UTF-8 are refused."""
     fields = []
-    if not body:
-        return fields
-    for pair in body.split(b"&"):
+    for pair in body.split(b"&") if body else ():
         field, separator, value = pair.partition(b"=")
         if not separator:
             raise Refused(400, "malformed form field (no '=')")
@@ -171,18 +137,13 @@ def parse_form(body):
 
 
 def percent_decode(raw):
-    raw = raw.replace(b"+", b" ")
-    if b"%" in raw:
-        pieces = raw.split(b"%")
-        decoded = [pieces[0]]
-        for piece in pieces[1:]:
-            escape = piece[:2].decode("ascii", "replace")
-            if len(escape) < 2 or not set(escape) <= HEX_DIGITS:
-                raise Refused(400, "malformed percent escape in form data")
-            decoded.append(bytes([int(escape, 16)]) + piece[2:])
-        raw = b"".join(decoded)
+    pieces = raw.replace(b"+", b" ").split(b"%")
+    for index in range(1, len(pieces)):
+        if len(pieces[index]) < 2 or not set(pieces[index][:2].decode("latin-1")) <= HEX_DIGITS:
+            raise Refused(400, "malformed percent escape in form data")
+        pieces[index] = bytes([int(pieces[index][:2], 16)]) + pieces[index][2:]
     try:
-        return raw.decode("utf-8")
+        return b"".join(pieces).decode("utf-8")
     except UnicodeDecodeError:
         raise Refused(400, "form data is not valid UTF-8")
 
@@ -197,8 +158,8 @@ def single_fields(pairs):
     return fields
 
 
-def printable(text, limit=40):
-    """Text safe to put in a one-line error message or log line."""
+def printable(text, limit=60):
+    """Text from a request or a database, safe for one line of a log or a message."""
     text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -207,9 +168,6 @@ def required(fields, field):
     if field not in fields:
         raise Refused(400, "missing field '%s'" % field)
     return fields[field]
-
-
-DIGITS = frozenset("0123456789")
 
 
 def check_ts(text):
@@ -235,17 +193,14 @@ def check_name(text):
 
 
 def check_mac(text):
-    if len(text) != 64 or not set(text) <= LOWER_HEX_DIGITS:
+    if len(text) != 64 or not set(text) <= frozenset("0123456789abcdef"):
         raise Refused(400, "field 'h' must be 64 lowercase hex digits")
     return text
 
 
-LOWER_HEX_DIGITS = frozenset("0123456789abcdef")
-
-
 def check_address(text):
-    """`text`, if it is an IPv4 or IPv6 address written canonically (RFC 5952,
-    as ipaddress prints it): the signed text and the stored text are then one."""
+    """`text`, if it is an address written canonically (RFC 5952, as ipaddress
+    prints it): the signed text and the stored text are then one."""
     try:
         canonical = canonical_address(text)
     except ValueError:
@@ -255,19 +210,18 @@ def check_address(text):
     return text
 
 
-# Addresses are parsed here rather than by ipaddress: importing ipaddress (and
-# the functools it needs) costs a CGI request 2.5 ms, more than all its own
-# work. These 60 lines accept a subset of what ipaddress accepts (no zone
-# index, no leading zeros in IPv4) and print what it prints;
-# tests/test_address.py holds them to that, with ipaddress as the oracle.
-# Addresses travel through the program as their canonical text.
+# ---------------------------------------------------------------------------
+# Addresses, as canonical text. Not ipaddress: its import costs a CGI request
+# more than all the rest of its work. These accept a subset of what it accepts
+# (no zone index, no leading zeros in IPv4) and print what it prints
+# (tests/test_address.py holds them to that, with ipaddress as the oracle).
+# ---------------------------------------------------------------------------
 
 def parse_ipv4(text):
     """The 32-bit value of a dotted-quad IPv4 address; ValueError if it is not one."""
-    octets = text.split(".")
+    octets, value = text.split("."), 0
     if len(octets) != 4:
         raise ValueError("not an IPv4 address")
-    value = 0
     for octet in octets:
         if not 1 <= len(octet) <= 3 or not set(octet) <= DIGITS \
                 or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
@@ -282,22 +236,20 @@ def parse_ipv6(text):
     head, double_colon, tail = text.partition("::")
     if "::" in tail or (double_colon and "." in head):
         raise ValueError("not an IPv6 address")
-    groups = []
+    halves = []
     for part in (head, tail):
-        part_groups = part.split(":") if part else []
-        if part_groups and "." in part_groups[-1]:
-            ipv4 = parse_ipv4(part_groups.pop())
-            part_groups += ["%x" % (ipv4 >> 16), "%x" % (ipv4 & 0xFFFF)]
-        for group in part_groups:
-            if not 1 <= len(group) <= 4 or not set(group) <= HEX_DIGITS:
-                raise ValueError("not an IPv6 address")
-        groups.append([int(group, 16) for group in part_groups])
-    head_groups, tail_groups = groups
-    missing = 8 - len(head_groups) - len(tail_groups)
+        groups = part.split(":") if part else []
+        if groups and "." in groups[-1]:
+            ipv4 = parse_ipv4(groups.pop())
+            groups += ["%x" % (ipv4 >> 16), "%x" % (ipv4 & 0xFFFF)]
+        if not all(1 <= len(group) <= 4 and set(group) <= HEX_DIGITS for group in groups):
+            raise ValueError("not an IPv6 address")
+        halves.append([int(group, 16) for group in groups])
+    missing = 8 - len(halves[0]) - len(halves[1])
     if missing < 0 or (missing > 0) != bool(double_colon):
         raise ValueError("not an IPv6 address")  # "::" stands for at least one group
     value = 0
-    for group in head_groups + [0] * missing + tail_groups:
+    for group in halves[0] + [0] * missing + halves[1]:
         value = value << 16 | group
     return value
 
@@ -326,60 +278,34 @@ def format_ipv6(value):
 
 def canonical_address(text):
     """The canonical text of the IPv4 or IPv6 address `text`; ValueError if none."""
-    if ":" in text:
-        return format_ipv6(parse_ipv6(text))
-    return format_ipv4(parse_ipv4(text))
+    return format_ipv6(parse_ipv6(text)) if ":" in text else format_ipv4(parse_ipv4(text))
 
 
 def ip_version(address):
-    """4 or 6, for an address in canonical text."""
     return 6 if ":" in address else 4
 
 
-def ipv4_unmapped(address):
-    """An IPv4-mapped IPv6 address (::ffff:a.b.c.d, how a dual-stack socket
-    shows an IPv4 peer) as the IPv4 address it is; any other address as it is."""
-    if address.startswith("::ffff:"):
-        value = parse_ipv6(address)
-        if value >> 32 == 0xFFFF:
-            return format_ipv4(value & 0xFFFFFFFF)
+def parse_peer(text):
+    """A peer address as a web server gives it, canonical; an IPv4-mapped one
+    (how a dual-stack socket shows an IPv4 peer) as the IPv4 address it is."""
+    address = canonical_address(text.strip().split("%", 1)[0])  # no zone index
+    if address.startswith("::ffff:") and parse_ipv6(address) >> 32 == 0xFFFF:
+        return format_ipv4(parse_ipv6(address) & 0xFFFFFFFF)
     return address
 
 
 def in_networks(address, networks):
-    """True when `address` is in one of `networks` (ipaddress networks, from the
-    config: a config with trusted proxies has imported ipaddress already)."""
-    if not networks:
-        return False
-    import ipaddress  # lazy, as in parse_networks()
-    address = ipaddress.ip_address(address)
-    return any(address in network for network in networks)
-
-
-def check_window(ts, now, window_s):
-    """The message's time must be within window_s of ours: old captures go stale."""
-    if ts > now + window_s:
-        raise Refused(403, "timestamp %d s ahead of server clock (window %d s): "
-                           "check the client's clock" % (ts - now, window_s))
-    if ts < now - window_s:
-        raise Refused(403, "timestamp %d s behind server clock (window %d s): "
-                           "check the client's clock, or this is an old message"
-                           % (now - ts, window_s))
-
-
-def parse_peer(text):
-    """An address as a web server reports it, in canonical text; an IPv4-mapped
-    IPv6 address counts as the IPv4 address, and a zone index is dropped."""
-    return ipv4_unmapped(canonical_address(text.strip().split("%", 1)[0]))
+    """True when `address` is in one of `networks` (ipaddress networks: a config
+    with trusted proxies has imported ipaddress already)."""
+    import ipaddress
+    return bool(networks) and any(ipaddress.ip_address(address) in network
+                                  for network in networks)
 
 
 def peer_address(remote_addr, forwarded_for, trusted_proxies):
-    """The address the request comes from.
-
-    X-Forwarded-For is believed only hop by hop from the right, and only while
-    the hop that added it is one of our trusted proxies: anyone can send that
-    header, so from anyone else it is ignored.
-    """
+    """The address the request comes from. X-Forwarded-For is believed only hop
+    by hop from the right, and only while the hop that added it is one of our
+    trusted proxies: anyone can send that header."""
     try:
         peer = parse_peer(remote_addr)
     except ValueError:
@@ -393,45 +319,11 @@ def peer_address(remote_addr, forwarded_for, trusted_proxies):
     return peer
 
 
-class Dyndns2Refused(Refused):
-    """A dyndns2 refusal: `code` is the dyndns2 return code that answers it.
-
-    `counted`: the request was an attempt to change a record, so it goes to
-    the refused-attempt log and counts toward the rate limit (as a refused
-    type=update does). `logged`: the error log gets a line for it (not for
-    a request without credentials, or not a GET: any browser sends those).
-    `hostname`: the one it concerns, if any.
-    """
-
-    def __init__(self, status, code, reason, counted=True, hostname="", logged=True):
-        Refused.__init__(self, status, reason)
-        self.code = code
-        self.counted = counted
-        self.hostname = hostname
-        self.logged = logged
-
-
-def dyndns2_address(myip, peer, trust_myip):
-    """The address a dyndns2 request asks to record: `myip`, or the peer's
-    address when myip is absent or empty (dyndns2's rule).
-
-    Unless trust_myip, myip must be the peer's address, as the signed address
-    of a type=update must: the record then says where the name was seen, not
-    what a password holder claimed (dyndns2 lets a router report any address).
-    """
-    if not myip:
-        return peer
-    try:
-        address = ipv4_unmapped(canonical_address(myip))
-    except ValueError:
-        raise Dyndns2Refused(400, "badagent", "myip '%s' is not an IPv4 or IPv6 address"
-                             % printable(myip))
-    if address != peer and not trust_myip:
-        raise Dyndns2Refused(403, "badagent", "myip %s is not the address this request comes "
-                                              "from (%s), and dyndns2_trust_myip is off"
-                             % (address, peer))
-    return address
-
+# ---------------------------------------------------------------------------
+# Configuration: one INI file, read for each request under CGI, once by
+# `serve`. Errors name file, line and section, never a value (a line may hold
+# a pasted key).
+# ---------------------------------------------------------------------------
 
 class ConfigError(Exception):
     """The configuration is missing or wrong. The message never holds a secret."""
@@ -801,14 +693,20 @@ def load_config(path):
             raise ConfigError("config file %s: %s in [name:%s]: no key signs this name (add "
                               "it to [names], or set 'secret' in [ipupdate])"
                               % (path, config_line(lines, section), name))
+    if dyndns2 and not os.path.exists(os.path.join(os.path.dirname(os.path.abspath(
+            __file__)), "ipupdate_dyndns2.py")):
+        raise ConfigError(DYNDNS2_MISSING)  # said at once, not at a router's first request
     return Config(path, settings, name_keys, name_settings, dyndns2, lines)
 
 
 # ---------------------------------------------------------------------------
-# Storage: the original's SQLite schema, continued as it is.
+# Storage: the original's SQLite schema, continued as it is, and beside it our
+# log of refused attempts (never a MAC or a key in it).
 # ---------------------------------------------------------------------------
 
 FAMILY_TABLES = {4: "log_ipv4", 6: "log_ipv6"}
+# Names compare with COLLATE NOCASE (ASCII case folding: all a name may hold).
+# An old database may hold one name in several spellings: they are one name.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY AUTOINCREMENT, ip VARCHAR,
     name VARCHAR, first_seen UNSIGNED INT, timestamp UNSIGNED INT);
@@ -816,9 +714,12 @@ CREATE INDEX IF NOT EXISTS {table}_folded_name_id ON {table} (name COLLATE NOCAS
 CREATE INDEX IF NOT EXISTS {table}_folded_name_timestamp ON {table}
     (name COLLATE NOCASE, timestamp);
 """
-# Names are compared with COLLATE NOCASE (ASCII case folding, all a name may
-# hold): a database of the original, or of an older version of ours, may hold
-# one name in several spellings, and they are one name.
+REFUSED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refused (id INTEGER PRIMARY KEY, time INTEGER, source VARCHAR,
+    peer VARCHAR, name VARCHAR, status INTEGER, reason VARCHAR);
+CREATE INDEX IF NOT EXISTS refused_source_time ON refused (source, time);
+CREATE INDEX IF NOT EXISTS refused_name_time ON refused (name, time);
+"""
 
 
 class DatabaseUnavailable(Exception):
@@ -889,82 +790,24 @@ def open_database(path, readonly=False):
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
                 pass  # another process created it first: fine
-        return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        if not readonly:
+            create_schema(connection)
+        return connection
     except (OSError, sqlite3.Error) as error:
         raise DatabaseUnavailable("cannot open database %s: %s" % (path, error))
 
 
-def record_update(connection, family, name, address, ts, dyndns2=False):
-    """Store an authenticated update; return (the OK line, the previous address),
-    or refuse a replay. The previous address is None when the address did not
-    change, and "" when the name had none in this family.
-
-    BEGIN IMMEDIATE takes the write lock before the replay check reads, so the
-    check and the write are one step: of many copies of one message sent at
-    once, exactly one is accepted.
-
-    dyndns2 requests carry no signature to replay and no time of their own:
-    their ts is the server's clock, they pass no replay floor, and they never
-    lower a stored time nor raise it past that clock, so no number of them can
-    make a later signed update of the name count as a replay. Rows they begin
-    are marked source = 'dyndns2', in a column added on first use (NULL: the
-    ipupdate protocol, or the original, whose INSERT names its columns).
-    """
-    import sqlite3  # lazy, see open_database()
-    table = FAMILY_TABLES[family]
-    if write_turns is not None:
-        write_turns.acquire()
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in SCHEMA.format(table=table).split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            # The largest timestamp, not the newest row's: the original accepted
-            # older messages when the address changed, so its rows are not ordered.
-            (last_ts,) = connection.execute(
-                "SELECT MAX(timestamp) FROM %s WHERE name = ? COLLATE NOCASE" % table,
-                (name,)).fetchone()
-            if not dyndns2 and last_ts is not None and ts <= int(last_ts):
-                raise Refused(409, "replayed or out-of-order message: ts %d is not newer "
-                                   "than the last accepted ts %d for this name"
-                                   % (ts, int(last_ts)))
-            newest = connection.execute(
-                "SELECT id, ip, timestamp FROM %s WHERE name = ? COLLATE NOCASE "
-                "ORDER BY id DESC LIMIT 1" % table, (name,)).fetchone()
-            if newest is not None and newest[1] == address:
-                connection.execute("UPDATE %s SET timestamp = ? WHERE id = ?" % table,
-                                   (max(ts, as_int(newest[2])), newest[0]))
-                outcome, previous = "OK: Timestamp updated", None
-            else:
-                columns, values = "ip, name, first_seen, timestamp", (address, name, ts, ts)
-                if dyndns2:
-                    add_source_column(connection, table)
-                    columns, values = columns + ", source", values + ("dyndns2",)
-                connection.execute("INSERT INTO %s (%s) VALUES (%s)" % (
-                    table, columns, ", ".join("?" * len(values))), values)
-                outcome = "OK: New IP updated"
-                previous = (newest[1] if newest else None) or ""
-            connection.execute("COMMIT")
-            return outcome, previous
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-    except sqlite3.Error as error:
-        raise DatabaseUnavailable("database %s: %s" % (table, error))
-    finally:
-        if write_turns is not None:
-            write_turns.release()
-
-
-# In a long-lived process (`serve`, a WSGI host) many threads store updates at
-# once. SQLite lets one write at a time, and the others wait in its busy
-# handler, which sleeps up to 100 ms between tries: at 8 clients one update in
-# a hundred waited 0.2 s, at 32 0.7 s. With this lock (make_application() sets
-# it) they take turns in the order they came, without sleeping. A CGI process
-# stores one update: it needs none.
-write_turns = None
+def create_schema(connection):
+    """Once per writing connection, before any transaction of ours: tables,
+    indexes, and the column `source` ('dyndns2' in rows a dyndns2 client began;
+    NULL in ours and the original's, whose INSERT names its columns)."""
+    connection.executescript(SCHEMA.format(table="log_ipv4") + SCHEMA.format(table="log_ipv6")
+                             + REFUSED_SCHEMA)
+    for table in FAMILY_TABLES.values():
+        if "source" not in [row[1] for row in connection.execute("PRAGMA table_info(%s)"
+                                                                 % table)]:
+            connection.execute("ALTER TABLE %s ADD COLUMN source VARCHAR" % table)
 
 
 def as_int(value):
@@ -975,98 +818,297 @@ def as_int(value):
         return 0
 
 
-def add_source_column(connection, table):
-    """Give a history table the column `source` (how its rows were reported), once."""
-    if "source" not in [row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)]:
-        connection.execute("ALTER TABLE %s ADD COLUMN source VARCHAR" % table)
+class TooManyRefusals(Refused):
+    def __init__(self, retry_after_s):
+        Refused.__init__(self, 429, "too many refused requests from this address: "
+                                    "try again in %d s" % retry_after_s)
+        self.retry_after_s = retry_after_s
 
 
-# The refused-attempt log: a table of ours beside the original's two, which it
-# leaves untouched. Never a MAC or a key in it: reason, peer, name, time.
-REFUSED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS refused (id INTEGER PRIMARY KEY, time INTEGER, source VARCHAR,
-    peer VARCHAR, name VARCHAR, status INTEGER, reason VARCHAR);
-CREATE INDEX IF NOT EXISTS refused_source_time ON refused (source, time);
-CREATE INDEX IF NOT EXISTS refused_name_time ON refused (name, time);
-"""
+def note_refusal(config, name, peer, refusal, now, log_line, what="update"):
+    """Log a refused attempt to change a record; return what to answer:
+    `refusal`, or TooManyRefusals when the peer's source (its IPv4 address, or
+    its IPv6 /64: refusal_source()) already has
+    max_refusals_per_minute. A correctly signed, fresh update is never refused,
+    so never limited, whoever shares its address. A database that cannot be
+    written changes nothing: the refusal stands, and the error log says why."""
+    if not config.refused_log_rows:
+        return refusal
+    import sqlite3  # lazy, see open_database()
+    try:
+        connection = open_database(config.database)
+        try:
+            # Short: logging a refusal is never worth making a request wait long.
+            connection.execute("PRAGMA busy_timeout = %d" % (REFUSAL_BUSY_TIMEOUT_S * 1000))
+            retry_after_s = record_refusal(
+                connection, now, refusal_source(peer), peer,
+                None if name is None else printable(name, MAX_NAME_CHARS).lower(),
+                refusal.status, ("viewer: " if what == "view" else "") +
+                printable(refusal.reason, 200), config)
+        finally:
+            connection.close()
+    except (DatabaseUnavailable, sqlite3.Error) as error:
+        log_line("refused %s not recorded: %s" % (what, error))
+        return refusal
+    return TooManyRefusals(retry_after_s) if retry_after_s else refusal
+
+
+def note_view_refusal(config, peer, refusal, now, log_line):
+    """A wrong view key offered to the viewer, logged and limited as
+    note_refusal() does a refused update (the row's name NULL: the viewer's
+    counts per name are of update attempts; never the key offered)."""
+    return note_refusal(config, None, peer, refusal, now, log_line, "view")
 
 
 def refusal_source(peer):
-    """What refusals are counted against: the IPv4 address, or the IPv6 /64
-    (one subscriber usually holds a whole /64: counting its single addresses
-    would let it pick a fresh one for every request)."""
-    if ip_version(peer) == 6:
-        return format_ipv6(parse_ipv6(peer) >> 64 << 64) + "/64"
-    return peer
+    """What refusals are counted against: the IPv4 address, or the IPv6 /64, which
+    one subscriber usually holds whole (else it could pick a fresh address each time)."""
+    return peer if ip_version(peer) == 4 else format_ipv6(parse_ipv6(peer) >> 64 << 64) + "/64"
 
 
-def record_refusal(connection, now, source, peer, name, status, reason, keep_rows,
-                   per_minute):
-    """Log one refused update, keeping the newest keep_rows rows; return 0.
-
-    When `source` already has per_minute refusals logged in the last
-    REFUSAL_WINDOW_S seconds, log nothing and return the seconds until the
-    oldest of them leaves the window (the Retry-After of a 429). When the log
-    as a whole took REFUSAL_LOG_ROWS_PER_MINUTE rows in that time, log
-    nothing either and return 0: the refusal is answered, not recorded.
-
-    Bounded cost, whatever an attacker sends: two indexed reads, then at most
-    one short transaction (insert one row, delete the oldest). Each row is a
-    write to the disk, under the lock legitimate updates take too. So the
-    limits are read first without the lock (a limited source, or a flood from
-    many sources past the log's share, costs no write and takes no lock), and
-    then again under it (exact, however many requests run at once).
-    """
-    import sqlite3  # lazy, see open_database()
-
+def record_refusal(connection, now, source, peer, name, status, reason, config):
+    """Log one refusal, keeping the newest refused_log_rows; return 0, or the
+    Retry-After of a 429 when `source` is over its limit (nothing is logged
+    then). Nor is anything logged when the log as a whole took
+    REFUSAL_LOG_ROWS_PER_MINUTE rows in the last minute. The limits are read
+    first without the lock (a flood costs two indexed reads, no write), then
+    again under it (exact, however many requests run at once)."""
     def over_limit():
         """0, the Retry-After of a 429, or -1 when the log took its share."""
         count, oldest = connection.execute(
             "SELECT COUNT(*), MIN(time) FROM refused WHERE source = ? AND time > ?",
             (source, now - REFUSAL_WINDOW_S)).fetchone()
-        if per_minute and count >= per_minute:
+        if config.max_refusals_per_minute and count >= config.max_refusals_per_minute:
             return max(1, oldest + REFUSAL_WINDOW_S - now)
         (recent,) = connection.execute(
             "SELECT COUNT(*) FROM (SELECT time FROM refused ORDER BY id DESC LIMIT ?) "
             "WHERE time > ?", (REFUSAL_LOG_ROWS_PER_MINUTE, now - REFUSAL_WINDOW_S)).fetchone()
         return -1 if recent >= REFUSAL_LOG_ROWS_PER_MINUTE else 0
 
-    try:
-        try:
+    verdict = over_limit()
+    if not verdict:
+        with transaction(connection):
             verdict = over_limit()
-        except sqlite3.OperationalError:
-            verdict = 0  # no table yet (or unreadable: then the insert says why)
-        if verdict:
-            return max(verdict, 0)
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in REFUSED_SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            verdict = over_limit()
-            if verdict:
-                connection.execute("ROLLBACK")
-                return max(verdict, 0)
-            row_id = connection.execute(
-                "INSERT INTO refused (time, source, peer, name, status, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (now, source, peer, name, status, reason)).lastrowid
-            # Capped: a flood replaces old rows, it cannot fill the disk.
-            connection.execute("DELETE FROM refused WHERE id <= ?", (row_id - keep_rows,))
-            connection.execute("COMMIT")
-            return 0
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-    except sqlite3.Error as error:
-        raise DatabaseUnavailable("database refused: %s" % error)
+            if not verdict:
+                row_id = connection.execute(
+                    "INSERT INTO refused (time, source, peer, name, status, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (now, source, peer, name, status, reason)
+                ).lastrowid
+                # Capped: a flood replaces old rows, it cannot fill the disk.
+                connection.execute("DELETE FROM refused WHERE id <= ?",
+                                   (row_id - config.refused_log_rows,))
+    return max(verdict, 0)
+
+
+class transaction(object):
+    """`with transaction(connection):` BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on
+    any exception. IMMEDIATE takes the write lock before the first read, so what
+    the block reads cannot change before it writes."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def __enter__(self):
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, error, trace):
+        if kind is None:
+            self.connection.execute("COMMIT")
+        elif self.connection.in_transaction:
+            self.connection.execute("ROLLBACK")
 
 
 # ---------------------------------------------------------------------------
-# Shared with getip_cgi.py: what the viewer and this file must say alike, one
-# definition each. The viewer imports exactly the names in SHARED_WITH_VIEWER
-# (its import line lists them), and nothing else of this file.
+# The security path: decoded fields, peer address, clock and config in; status
+# and one line out, in the order the checks happen, down to the COMMIT.
+# ---------------------------------------------------------------------------
+
+def answer(fields, peer, config, now, on_change=None):
+    """Answer one decoded POST: (status, body), or raise Refused. After an
+    update that changed a name's address is stored: on_change(name, family,
+    old address, new address), if given."""
+    if fields.get("type") == "ip":
+        return answer_ip(fields, peer, config, now)
+    if fields.get("type") == "update":
+        return answer_update(fields, peer, config, now, on_change)
+    raise Refused(400, "missing field 'type'" if "type" not in fields else
+                  "unknown request type (expected 'ip' or 'update')")
+
+
+def key_of(config, name):
+    """The key of `name`; for a name no key signs, a random one, used as any
+    other: a caller without the key must not learn which names exist, so the
+    answer is the one a wrong key gets."""
+    return config.key_for(name) or os.urandom(32).hex()
+
+
+def answer_ip(fields, peer, config, now):
+    """Sign the address the request comes from. With a nonce (our client) the
+    reply is fresh by the nonce and carries the server's time, so a client
+    with a wrong clock can still date its update. Without (the original's
+    form), ts must be within the window: else anyone could collect signatures
+    for future times and replay them later."""
+    ts_text = required(fields, "ts")
+    ts = check_ts(ts_text)
+    nonce = fields.get("nonce")
+    if nonce is not None:
+        check_nonce(nonce)
+    key = key_of(config, check_name(fields.get("name", "")))
+    if nonce is None:
+        check_window(ts, now, config.window_s)
+    message = ip_reply_message(peer, ts_text, nonce, now)
+    return 200, message + "&h=" + sign(key, message)
+
+
+def answer_update(fields, peer, config, now, on_change=None):
+    address_text = required(fields, "ip")
+    name = check_name(required(fields, "name"))
+    ts_text = required(fields, "ts")
+    ts = check_ts(ts_text)
+    received_mac = check_mac(required(fields, "h"))
+    check_address(address_text)
+    if not mac_matches(key_of(config, name), update_message(address_text, name, ts_text),
+                       received_mac):
+        raise Refused(403, "authentication failed: wrong key for this name, or the message "
+                           "was altered", "" if config.key_for(name) else "no key for this name")
+    check_window(ts, now, config.window_s)
+    if address_text != peer:
+        raise Refused(403, "the signed address %s is not the address this request "
+                           "comes from (%s)" % (address_text, peer))
+    # The MAC covers the name as sent; from here on it is its one spelling,
+    # lower case as DNS has it: history, replay floor, hooks.
+    name, family = name.lower(), ip_version(address_text)
+    connection = open_database(config.database)
+    try:
+        outcome, previous = record_update(connection, family, name, address_text, ts)
+    finally:
+        connection.close()
+    if previous is not None and on_change is not None:
+        # After COMMIT and close: whatever a hook does, the update is stored and
+        # no other request waits for the database lock meanwhile.
+        on_change(name, family, previous, address_text)
+    return 200, outcome
+
+
+def check_window(ts, now, window_s):
+    """The message's time must be within window_s of ours: old captures go stale."""
+    if ts > now + window_s:
+        raise Refused(403, "timestamp %d s ahead of server clock (window %d s): "
+                           "check the client's clock" % (ts - now, window_s))
+    if ts < now - window_s:
+        raise Refused(403, "timestamp %d s behind server clock (window %d s): check the "
+                           "client's clock, or this is an old message" % (now - ts, window_s))
+
+
+def record_update(connection, family, name, address, ts, dyndns2=False):
+    """Store an authenticated update: (the OK line, the previous address: None
+    when unchanged, "" for the name's first in this family); or refuse a
+    replay: ts must be newer than the largest stored for the name (the largest,
+    not the newest row's: the original accepted older messages when the
+    address changed). BEGIN IMMEDIATE (transaction()) makes the check and the
+    write one step: of many copies of one message sent at once, one is accepted.
+
+    `dyndns2`: no signature to replay and no time of its own (ts is the
+    server's clock): no replay floor, and never a stored time lowered, so it
+    cannot make a later signed update count as a replay."""
+    import sqlite3  # lazy, see open_database()
+    table = FAMILY_TABLES[family]
+    try:
+        with transaction(connection):
+            (last_ts,) = connection.execute("SELECT MAX(timestamp) FROM %s WHERE name = ? "
+                                            "COLLATE NOCASE" % table, (name,)).fetchone()
+            if not dyndns2 and last_ts is not None and ts <= as_int(last_ts):
+                raise Refused(409, "replayed or out-of-order message: ts %d is not newer "
+                                   "than the last accepted ts %d for this name"
+                                   % (ts, as_int(last_ts)))
+            newest = connection.execute(
+                "SELECT id, ip, timestamp FROM %s WHERE name = ? COLLATE NOCASE "
+                "ORDER BY id DESC LIMIT 1" % table, (name,)).fetchone()
+            if newest is not None and newest[1] == address:
+                connection.execute("UPDATE %s SET timestamp = ? WHERE id = ?" % table,
+                                   (max(ts, as_int(newest[2])), newest[0]))
+                return "OK: Timestamp updated", None
+            connection.execute("INSERT INTO %s (ip, name, first_seen, timestamp, source) "
+                               "VALUES (?, ?, ?, ?, ?)" % table,
+                               (address, name, ts, ts, "dyndns2" if dyndns2 else None))
+            return "OK: New IP updated", (newest[1] if newest else None) or ""
+    except sqlite3.Error as error:
+        raise DatabaseUnavailable("database %s: %s" % (table, error))
+
+
+# ---------------------------------------------------------------------------
+# Hooks: the owner's program, run after a name's new address is stored.
+# ---------------------------------------------------------------------------
+
+HOOK_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "TZ")  # from our environment, if set
+HOOK_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOOK_LOG_LINES, HOOK_LOG_BYTES = 20, 16384  # of a hook's output, at most this goes to the log
+
+
+def run_change_hook(config, change, log_line):
+    """Run the name's on_change program, if any, as `PROGRAM NAME FAMILY OLD_IP
+    NEW_IP` (OLD_IP "" for a first address): never through a shell, in the
+    config's directory, in a session of its own, with an environment built up,
+    never copied from ours (under CGI ours holds the request's headers, chosen
+    by its sender: an HTTP_PROXY there would steer the hook's requests). After
+    its timeout the whole session is killed, children too. Its output and any
+    failure go to `log_line`; it raises nothing: the update is stored already."""
+    name, family, old, new = change
+    program, timeout_s = config.hook_for(name)
+    if not program:
+        return
+    import signal  # lazy: only a request that changed an address, with a hook
+    import subprocess
+    import tempfile
+    family = FAMILY_NAMES[family]
+    prefix = "on_change hook for %s (%s): " % (name or "(unnamed)", family)
+    env = dict((key, os.environ[key]) for key in HOOK_ENV_KEPT if key in os.environ)
+    env.setdefault("PATH", HOOK_DEFAULT_PATH)
+    env.update({"IPUPDATE_NAME": name, "IPUPDATE_FAMILY": family, "IPUPDATE_OLD_IP": old,
+                "IPUPDATE_NEW_IP": new})
+    try:
+        # A file, not a pipe: a child the hook leaves running in the background
+        # may keep a pipe open long after the hook itself is done.
+        with tempfile.TemporaryFile() as output:
+            try:
+                process = subprocess.Popen(
+                    [program, name, family, old, new], cwd=config.directory, env=env,
+                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+            except OSError as error:  # os.strerror: 3.6 adds the file name to strerror
+                log_line(prefix + "cannot run %s: %s" % (program, os.strerror(error.errno)
+                                                         if error.errno else error))
+                return
+            try:
+                status = process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
+                    pass  # already gone
+                process.wait()
+                status = None
+            output.seek(0)
+            lines = [line for line in output.read(HOOK_LOG_BYTES).decode(
+                "utf-8", "replace").splitlines() if line.strip()]
+        for line in lines[:HOOK_LOG_LINES]:
+            log_line(prefix + printable(line, 200))
+        if len(lines) > HOOK_LOG_LINES:
+            log_line(prefix + "(%d more lines of output not logged)"
+                     % (len(lines) - HOOK_LOG_LINES))
+        if status is None:
+            log_line(prefix + "%s timed out after %d s (hook_timeout) and was killed"
+                     % (program, timeout_s))
+        elif status:
+            log_line(prefix + ("%s was killed by signal %d" % (program, -status) if status < 0
+                               else "%s exited with status %d" % (program, status)))
+    except Exception as error:  # the update is stored: report, never fail the request
+        log_line(prefix + "internal error running %s: %r" % (program, error))
+
+
+# ---------------------------------------------------------------------------
+# Shared with getip_cgi.py: one definition each of what the viewer and this
+# file both need. The viewer imports the names of SHARED_WITH_VIEWER, no others.
 # ---------------------------------------------------------------------------
 
 SHARED_WITH_VIEWER = (
@@ -1078,6 +1120,13 @@ SHARED_WITH_VIEWER = (
     "passwords_match", "peer_address", "printable", "run_cgi",
 )
 FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
+STATUS_LINES = dict((int(line[:3]), line) for line in (
+    "200 OK", "400 Bad Request", "401 Unauthorized", "403 Forbidden", "404 Not Found",
+    "405 Method Not Allowed", "409 Conflict", "411 Length Required", "413 Payload Too Large",
+    "415 Unsupported Media Type", "429 Too Many Requests", "500 Internal Server Error",
+    "503 Service Unavailable"))
+
+
 
 
 def format_span(seconds):
@@ -1181,317 +1230,6 @@ def history_names(connection, table, indexed=True):
     return names
 
 
-# ---------------------------------------------------------------------------
-# Hooks: the owner's program, run after a name's new address is stored.
-# ---------------------------------------------------------------------------
-
-HOOK_ENV_KEPT = ("PATH", "LANG", "LC_ALL", "TZ")  # from our environment, if set
-HOOK_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HOOK_LOG_LINES = 20               # of a hook's output, at most this many go to the log
-HOOK_LOG_BYTES = 16384
-
-
-def hook_environment(name, family, old, new):
-    """The hook's whole environment: PATH and the locale, plus the change.
-
-    Built up, never copied from ours: under CGI our environment holds the
-    request's headers as HTTP_* variables, chosen by whoever sent the request
-    (an HTTP_PROXY there would steer the hook's own web requests: "httpoxy").
-    """
-    env = dict((key, os.environ[key]) for key in HOOK_ENV_KEPT if key in os.environ)
-    env.setdefault("PATH", HOOK_DEFAULT_PATH)
-    env.update({"IPUPDATE_NAME": name, "IPUPDATE_FAMILY": FAMILY_NAMES[family],
-                "IPUPDATE_OLD_IP": old, "IPUPDATE_NEW_IP": new})
-    return env
-
-
-def run_hook(program, timeout_s, directory, name, family, old, new, log_line):
-    """Run `program NAME FAMILY OLD_IP NEW_IP` (old is "" for a first address).
-
-    Never through a shell: the arguments are data, not a command line. It runs
-    in `directory` (the config file's), in a session of its own, and waits at
-    most timeout_s; then the whole session is killed, so a hook that hangs in a
-    child of its own does not hold the request either. Its output (stdout and
-    stderr) and any failure go to `log_line`, one call per line. It returns
-    nothing and raises nothing: the update is stored before it runs, and the
-    reply does not depend on it.
-    """
-    # lazy: only a request that changed an address, with a hook configured, pays
-    # for these (subprocess costs a CGI request about as much as sqlite3 does)
-    import signal
-    import subprocess
-    import tempfile
-    prefix = "on_change hook for %s (%s): " % (name or "(unnamed)", FAMILY_NAMES[family])
-    try:
-        # A file, not a pipe: a child the hook leaves running in the background
-        # may keep a pipe open long after the hook itself is done.
-        with tempfile.TemporaryFile() as output:
-            try:
-                process = subprocess.Popen(
-                    [program, name, FAMILY_NAMES[family], old, new], cwd=directory,
-                    env=hook_environment(name, family, old, new), stdin=subprocess.DEVNULL,
-                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-            except OSError as error:
-                # os.strerror: Python 3.6 appends the file name to error.strerror.
-                reason = os.strerror(error.errno) if error.errno else str(error)
-                log_line(prefix + "cannot run %s: %s" % (program, reason))
-                return
-            try:
-                status = process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except OSError:
-                    pass  # already gone
-                process.wait()
-                status = None
-            output.seek(0)
-            lines = output.read(HOOK_LOG_BYTES).decode("utf-8", "replace").splitlines()
-        lines = [line for line in lines if line.strip()]
-        for line in lines[:HOOK_LOG_LINES]:
-            log_line(prefix + printable(line, 200))
-        if len(lines) > HOOK_LOG_LINES:
-            log_line(prefix + "(%d more lines of output not logged)"
-                     % (len(lines) - HOOK_LOG_LINES))
-        if status is None:
-            log_line(prefix + "%s timed out after %d s (hook_timeout) and was killed"
-                     % (program, timeout_s))
-        elif status < 0:
-            log_line(prefix + "%s was killed by signal %d" % (program, -status))
-        elif status > 0:
-            log_line(prefix + "%s exited with status %d" % (program, status))
-    except Exception as error:  # the update is stored: report, never fail the request
-        log_line(prefix + "internal error running %s: %r" % (program, error))
-
-
-# ---------------------------------------------------------------------------
-# The request handler: fields, peer address, clock and config in; status and
-# one line out. Everything above is what it checks, in the order it checks.
-# ---------------------------------------------------------------------------
-
-def answer(fields, peer, config, now, on_change=None):
-    """Answer one decoded POST. Returns (status, body); raises Refused.
-
-    After an update that changed a name's address is stored, it calls
-    on_change(name, family, old address, new address) if given.
-    """
-    request_type = fields.get("type")
-    if request_type == "ip":
-        return answer_ip(fields, peer, config, now)
-    if request_type == "update":
-        return answer_update(fields, peer, config, now, on_change)
-    if request_type is None:
-        raise Refused(400, "missing field 'type'")
-    raise Refused(400, "unknown request type (expected 'ip' or 'update')")
-
-
-def key_of(config, name):
-    """The key of `name`, or for a name no key signs a random one, used as any
-    other: the answer is then the one a wrong key gets (a caller without the
-    key must not learn which names exist), and the log says why."""
-    key = config.key_for(name)
-    return key if key is not None else os.urandom(32).hex()
-
-
-def answer_ip(fields, peer, config, now):
-    """Sign the address the request comes from.
-
-    With a nonce (our client) the reply is fresh by the nonce and carries the
-    server's time, so a client with a wrong clock can still sign its update.
-    Without one (the original's form), ts must be within the window: otherwise
-    anyone could collect signatures for future times and replay them later.
-    """
-    ts_text = required(fields, "ts")
-    ts = check_ts(ts_text)
-    nonce = fields.get("nonce")
-    if nonce is not None:
-        check_nonce(nonce)
-    key = key_of(config, check_name(fields.get("name", "")))
-    if nonce is None:
-        check_window(ts, now, config.window_s)
-    message = ip_reply_message(peer, ts_text, nonce, now)
-    return 200, message + "&h=" + sign(key, message)
-
-
-def answer_update(fields, peer, config, now, on_change=None):
-    address_text = required(fields, "ip")
-    name = check_name(required(fields, "name"))
-    ts_text = required(fields, "ts")
-    ts = check_ts(ts_text)
-    received_mac = check_mac(required(fields, "h"))
-    check_address(address_text)
-    # The MAC covers the name as sent; from here on the name is its one
-    # spelling (lower case), as DNS has it: keys, history, replay floor, hooks.
-    if not mac_matches(key_of(config, name), update_message(address_text, name, ts_text),
-                       received_mac):
-        raise Refused(403, "authentication failed: wrong key for this name, "
-                           "or the message was altered",
-                      "" if config.key_for(name) else "no key is configured for this name")
-    name = name.lower()
-    check_window(ts, now, config.window_s)
-    if address_text != peer:
-        raise Refused(403, "the signed address %s is not the address this request "
-                           "comes from (%s)" % (address_text, peer))
-    connection = open_database(config.database)
-    try:
-        outcome, previous = record_update(connection, ip_version(address_text), name, address_text, ts)
-    finally:
-        connection.close()
-    if previous is not None and on_change is not None:
-        # After COMMIT and close: whatever a hook does, the update is stored and
-        # no other request waits for the database lock meanwhile.
-        on_change(name, ip_version(address_text), previous, address_text)
-    return 200, outcome
-
-
-class TooManyRefusals(Refused):
-    """429: this source's requests were refused too often in the last minute."""
-
-    def __init__(self, retry_after_s):
-        Refused.__init__(self, 429, "too many refused requests from this address: "
-                                    "try again in %d s" % retry_after_s)
-        self.retry_after_s = retry_after_s
-
-
-def note_refusal(config, fields, peer, refusal, now, log_line):
-    """Log a refused type=update request; return the refusal to answer with.
-
-    That is `refusal` itself, or TooManyRefusals when the peer's source is
-    over max_refusals_per_minute. Only refusals that answer() gave count: a
-    request that got that far was an attempt to change a record (a wrong key,
-    a stale or replayed message, a forged or malformed field). Requests refused
-    before (not a form POST, not decodable, not type=update) cost no database
-    work, so nothing is gained by counting them, and a scanner's junk does not
-    bury the attempts that matter. A correctly signed, fresh update never gets
-    here, so it is never limited, whoever shares its address.
-    A database that cannot be written changes nothing: the refusal stands,
-    and the error log says why it was not recorded.
-    """
-    if not config.refused_log_rows:
-        return refusal
-    import sqlite3  # lazy, see open_database()
-    try:
-        connection = open_database(config.database)
-        try:
-            # Short: logging a refusal is never worth making a request wait long.
-            connection.execute("PRAGMA busy_timeout = %d" % (REFUSAL_BUSY_TIMEOUT_S * 1000))
-            retry_after_s = record_refusal(
-                connection, now, refusal_source(peer), peer,
-                printable(fields.get("name", ""), MAX_NAME_CHARS).lower(), refusal.status,
-                printable(refusal.reason, 200), config.refused_log_rows,
-                config.max_refusals_per_minute)
-        finally:
-            connection.close()
-    except (DatabaseUnavailable, sqlite3.Error) as error:
-        log_line("refused update not recorded: %s" % error)
-        return refusal
-    return TooManyRefusals(retry_after_s) if retry_after_s else refusal
-
-
-def note_view_refusal(config, peer, refusal, now, log_line):
-    """Log a wrong view key offered to the viewer (getip_cgi.py) as
-    note_refusal() logs a refused update, in the same table and counted
-    against the same limit; return `refusal`, or TooManyRefusals.
-
-    The row has no name (NULL: the viewer's counts per name are of update
-    attempts), and never the key offered. Only a wrong key comes here: a
-    request without any (a browser asks without one first) guesses nothing,
-    and the right key is never limited, whoever shares its address.
-    """
-    if not config.refused_log_rows:
-        return refusal
-    import sqlite3  # lazy, see open_database()
-    try:
-        connection = open_database(config.database)
-        try:
-            connection.execute("PRAGMA busy_timeout = %d" % (REFUSAL_BUSY_TIMEOUT_S * 1000))
-            retry_after_s = record_refusal(
-                connection, now, refusal_source(peer), peer, None, refusal.status,
-                "viewer: " + printable(refusal.reason, 200), config.refused_log_rows,
-                config.max_refusals_per_minute)
-        finally:
-            connection.close()
-    except (DatabaseUnavailable, sqlite3.Error) as error:
-        log_line("refused view not recorded: %s" % error)
-        return refusal
-    return TooManyRefusals(retry_after_s) if retry_after_s else refusal
-
-
-def answer_dyndns2(params, password, peer, config, now, on_change=None):
-    """Answer one dyndns2 update: its query parameters, the password of its
-    basic auth, peer address, clock and config in; one (code line, refusal or
-    None) per hostname out, in the order of the hostnames. Codes: "good ADDR"
-    (a new address recorded), "nochg ADDR" (the same address: its time
-    raised), "notfqdn", "nohost", "dnserr". A refusal of the request as a
-    whole (badauth, badagent, numhost, notfqdn with no hostname at all) raises
-    Dyndns2Refused. Parameters other than hostname and myip are ignored.
-
-    The rules of type=update, as far as a protocol without signatures or
-    times allows: the password is checked in constant time; the address is
-    the peer's (see dyndns2_address()); the time is the server's (so no
-    window and no replay check: that takes a signature, see PROTOCOL.md).
-    """
-    # Every password is compared, each in constant time: neither which one
-    # matched nor how much of one shows in the time taken.
-    matches = [key for key, (_, expected) in sorted(config.dyndns2.items())
-               if passwords_match(password, expected)]
-    if not matches:
-        raise Dyndns2Refused(401, "badauth", "wrong dyndns2 password")
-    hostnames = params.get("hostname", "")
-    if not hostnames:
-        raise Dyndns2Refused(400, "notfqdn", "no hostname given")
-    hostnames = hostnames.split(",")
-    if len(hostnames) > DYNDNS2_MAX_HOSTNAMES:
-        raise Dyndns2Refused(400, "numhost", "%d hostnames in one request (at most %d)"
-                             % (len(hostnames), DYNDNS2_MAX_HOSTNAMES))
-    if len(set(hostname.lower() for hostname in hostnames)) < len(hostnames):
-        raise Dyndns2Refused(400, "numhost", "a hostname given twice in one request")
-    address = dyndns2_address(params.get("myip", ""), peer, config.dyndns2_trust_myip)
-    results = []
-    for hostname in hostnames:
-        try:
-            if not check_name(hostname):  # the empty name is ours, not a hostname
-                raise Refused(400, "empty hostname")
-        except Refused:
-            results.append(("notfqdn", Dyndns2Refused(
-                400, "notfqdn", "'%s' is not a hostname" % printable(hostname),
-                hostname=hostname)))
-            continue
-        if hostname.lower() not in matches:
-            # Not enabled for dyndns2, or with another password: the same
-            # answer, so a password tells nothing about other names.
-            results.append(("nohost", Dyndns2Refused(
-                404, "nohost", "name '%s' is not enabled for dyndns2 with this password"
-                % hostname, hostname=hostname)))
-            continue
-        name = hostname.lower()  # one spelling, as for type=update
-        connection = open_database(config.database)
-        try:
-            outcome, previous = record_update(connection, ip_version(address), name, address,
-                                              now, dyndns2=True)
-        finally:
-            connection.close()
-        if previous is not None and on_change is not None:
-            on_change(name, ip_version(address), previous, address)  # as answer_update()
-        results.append(("%s %s" % ("nochg" if previous is None else "good", address), None))
-    return results
-
-
-# ---------------------------------------------------------------------------
-# WSGI application: HTTP checks around answer(). The same code runs as CGI,
-# under `serve`, and under any WSGI server (mod_wsgi, gunicorn).
-# ---------------------------------------------------------------------------
-
-STATUS_LINES = {
-    200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden",
-    404: "404 Not Found", 405: "405 Method Not Allowed", 409: "409 Conflict",
-    411: "411 Length Required", 413: "413 Payload Too Large",
-    415: "415 Unsupported Media Type", 429: "429 Too Many Requests",
-    500: "500 Internal Server Error", 503: "503 Service Unavailable",
-}
-FORM_TYPE = "application/x-www-form-urlencoded"
-
-
 def log(environ, message):
     """One line to the error log (stderr under CGI and `serve`). Never a key."""
     stream = environ.get("wsgi.errors") or sys.stderr
@@ -1499,47 +1237,44 @@ def log(environ, message):
     stream.flush()
 
 
-def send(start_response, status, body, extra_headers=()):
-    return respond(start_response, status, body, headers=extra_headers)
+# ---------------------------------------------------------------------------
+# WSGI: HTTP checks around answer(). The same code runs as CGI, under `serve`,
+# and under any WSGI server (mod_wsgi, gunicorn).
+# ---------------------------------------------------------------------------
+
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def read_post(environ):
     """The decoded fields of a form POST; HTTP-level refusals raise Refused."""
     if environ.get("REQUEST_METHOD") != "POST":
         raise Refused(405, "only POST is accepted here")
-    content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-    if content_type != FORM_TYPE:
+    if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() != FORM_TYPE:
         raise Refused(415, "Content-Type must be %s" % FORM_TYPE)
-    length_text = environ.get("CONTENT_LENGTH", "")
-    # ASCII digits: str.isdigit() also passes '²', which int() then refuses.
-    if not length_text or not set(length_text) <= DIGITS:
+    length = environ.get("CONTENT_LENGTH", "")
+    # ASCII digits (str.isdigit() passes '²'), and few: int() refuses over 4300.
+    if not length or not set(length) <= DIGITS:
         raise Refused(411, "a Content-Length header is required")
-    # Length first: int() refuses over 4300 digits (Python 3.11+), and need not try.
-    if len(length_text.lstrip("0")) > 9 or int(length_text) > MAX_BODY_BYTES:
+    if len(length.lstrip("0")) > 9 or int(length) > MAX_BODY_BYTES:
         raise Refused(413, "request body over %d bytes" % MAX_BODY_BYTES)
-    length = int(length_text)
-    body = environ["wsgi.input"].read(length) if length else b""
+    body = environ["wsgi.input"].read(int(length)) if int(length) else b""
     environ["ipupdate.body_read"] = True  # `serve` may keep the connection open
-    if len(body) != length:
+    if len(body) != int(length):
         raise Refused(400, "request body shorter than its Content-Length")
     return single_fields(parse_form(body))
 
 
 def make_application(config=None, clock=time.time):
-    """A WSGI application. With `config` it uses that, and takes its process to
-    be long-lived; without, it reads the config file for each request (so a CGI
-    or WSGI host picks up edits)."""
-    global write_turns
-    if config is not None and write_turns is None:
-        import threading  # lazy: only a long-lived process has threads to order
-        write_turns = threading.Lock()
-    dyndns2 = make_dyndns2_application(config, clock)
+    """A WSGI application. With `config` it uses that; without, it reads the
+    config file for each request (so a CGI or WSGI host picks up edits)."""
 
     def application(environ, start_response):
+        def log_line(line):
+            log(environ, line)
+
         if environ.get("PATH_INFO") == DYNDNS2_PATH:
-            return dyndns2(environ, start_response)
-        peer = environ.get("REMOTE_ADDR", "?")
-        fields = {}
+            return dyndns2_application(environ, start_response, config, clock)
+        peer, fields = environ.get("REMOTE_ADDR", "?"), {}
         try:
             fields = read_post(environ)
             active = config or load_config(find_config_path(environ))
@@ -1547,151 +1282,64 @@ def make_application(config=None, clock=time.time):
                                 active.trusted_proxies)
             now = int(clock())
             try:
-                status, body = answer(fields, peer, active, now,
-                                      on_change=lambda *change: run_change_hook(
-                                          active, change, lambda line: log(environ, line)))
+                status, body = answer(fields, peer, active, now, lambda *change:
+                                      run_change_hook(active, change, log_line))
             except Refused as refusal:
+                # Only attempts to change a record count (a scanner's junk must not
+                # bury them): not requests refused before answer(), nor type=ip.
                 if fields.get("type") != "update" or refusal.status >= 500:
                     raise
-                raise note_refusal(active, fields, peer, refusal, now,
-                                   lambda line: log(environ, line))
-            return send(start_response, status, body)
+                raise note_refusal(active, fields.get("name", ""), peer, refusal, now,
+                                   log_line)
+            return respond(start_response, status, body)
         except Refused as refusal:
             extra = [("Allow", "POST")] if refusal.status == 405 else []
-            if refusal.status == 429:
-                # Not logged, one line per request: a flood must not fill the log.
+            if refusal.status == 429:  # not logged: a flood must not fill the log
                 extra = [("Retry-After", str(refusal.retry_after_s))]
             elif refusal.status >= 500:
-                log(environ, "error: %s" % refusal.reason)
+                log_line("error: %s" % refusal.reason)
             elif fields.get("type") == "update":
-                log(environ, "refused update from %s for name '%s': %s%s" % (
+                log_line("refused update from %s for name '%s': %s%s" % (
                     peer, printable(fields.get("name", "")), refusal.reason,
                     " (%s)" % refusal.detail if refusal.detail else ""))
-            return send(start_response, refusal.status, "Error: " + refusal.reason, extra)
-        except ConfigError as error:
-            log(environ, "configuration error: %s" % error)
-            return send(start_response, 500, "Error: server not configured")
-        except DatabaseUnavailable as error:
-            log(environ, "database error: %s" % error)
-            return send(start_response, 503, "Error: database unavailable, try again later")
-
-    return application
-
-
-def make_dyndns2_application(config=None, clock=time.time):
-    """The WSGI application for dyndns2 (make_application hands it the requests
-    for DYNDNS2_PATH). Answers are dyndns2's plain-text codes: one line per
-    hostname with 200, or one code for the whole request with its own status
-    (docs/PROTOCOL.md has the table)."""
-
-    def application(environ, start_response):
-        def log_line(line):
-            log(environ, line)
-
-        peer = environ.get("REMOTE_ADDR", "?")
-        try:
-            active = config or load_config(find_config_path(environ))
-            if not active.dyndns2:
-                return send(start_response, 404, "Error: dyndns2 is not enabled on this server "
-                                                 "(no names in a [dyndns2] section)")
-            peer = peer_address(peer, environ.get("HTTP_X_FORWARDED_FOR", ""),
-                                active.trusted_proxies)
-            now = int(clock())
-            status, params = 200, {}
-            try:
-                params, password = read_dyndns2(environ, active)
-                results = answer_dyndns2(params, password, peer, active, now,
-                                         on_change=lambda *change: run_change_hook(
-                                             active, change, log_line))
-            except Dyndns2Refused as refusal:  # the request as a whole: one code
-                refusal.hostname = refusal.hostname or params.get("hostname", "")
-                status, results = refusal.status, [(refusal.code, refusal)]
-            refusals = [refusal for _, refusal in results if refusal is not None]
-            counted = [refusal for refusal in refusals if refusal.counted]
-            limited = None
-            if counted:  # one entry in the refused-attempt log per request, as for type=update
-                limited = note_refusal(
-                    active, {"name": counted[0].hostname}, peer,
-                    Refused(counted[0].status, "dyndns2: " + counted[0].reason), now, log_line)
-            if isinstance(limited, TooManyRefusals):
-                # Not logged, as for type=update: a flood must not fill the log.
-                retry = [("Retry-After", str(limited.retry_after_s))]
-                if all(refusal is not None for _, refusal in results):
-                    return send(start_response, 429, "abuse", retry)
-                lines = ["abuse" if refusal is not None and refusal.counted else line
-                         for line, refusal in results]
-                return send(start_response, 200, "\n".join(lines), retry)
-            for refusal in refusals:
-                if refusal.logged:
-                    log_line("refused dyndns2 update from %s for name '%s': %s" % (
-                        peer, printable(refusal.hostname), refusal.reason))
-            extra = {401: [("WWW-Authenticate", 'Basic realm="ipupdate dyndns2"')],
-                     405: [("Allow", "GET")]}.get(status, [])
-            return send(start_response, status, "\n".join(line for line, _ in results), extra)
-        except Refused as refusal:  # from peer_address(): no usable peer address
-            log_line("error: %s" % refusal.reason)
-            return send(start_response, refusal.status,
-                        "911" if refusal.status >= 500 else "badagent")
+            return respond(start_response, refusal.status, "Error: " + refusal.reason,
+                           headers=extra)
         except ConfigError as error:
             log_line("configuration error: %s" % error)
-            return send(start_response, 500, "911")
+            return respond(start_response, 500, "Error: server not configured")
         except DatabaseUnavailable as error:
             log_line("database error: %s" % error)
-            return send(start_response, 503, "911")
+            return respond(start_response, 503, "Error: database unavailable, try again later")
 
     return application
 
 
-def read_dyndns2(environ, config):
-    """(query parameters, basic auth password) of a dyndns2 request; a
-    refusal of the request as a whole raises Dyndns2Refused."""
-    if environ.get("REQUEST_METHOD") != "GET":
-        raise Dyndns2Refused(405, "badagent", "only GET is accepted at " + DYNDNS2_PATH,
-                             counted=False, logged=False)
+def dyndns2_application(environ, start_response, config, clock):
+    """dyndns2 (at DYNDNS2_PATH) goes to ipupdate_dyndns2.py, if the config enables it."""
     try:
-        params = query_fields(environ.get("QUERY_STRING", ""))
-    except Refused as refusal:
-        raise Dyndns2Refused(400, "badagent", "query string: " + refusal.reason)
-    if not (config.dyndns2_allow_plain_http or arrived_over_https(environ, config)):
-        # Basic auth sends the password itself, readable by anyone on the path
-        # and good for any number of requests: refuse, so the mistake shows on
-        # the first try, not after months of updates. (A guard against a
-        # mistake, not an attacker: it does not unsend this one.)
-        raise Dyndns2Refused(403, "badagent", "refused over plain HTTP: the password would "
-                                              "cross the network readable (use https://, or "
-                                              "set dyndns2_allow_plain_http = yes)",
-                             hostname=params.get("hostname", ""))
-    password = basic_auth_password(environ.get("HTTP_AUTHORIZATION", ""))
-    if password is None:
-        raise Dyndns2Refused(401, "badauth", "no credentials (HTTP basic auth)",
-                             counted=False, logged=False)
-    return params, password
+        active = config or load_config(find_config_path(environ))
+    except ConfigError as error:
+        log(environ, "configuration error: %s" % error)
+        return respond(start_response, 500, "911")
+    if not active.dyndns2:
+        return respond(start_response, 404, "Error: dyndns2 is not enabled on this server "
+                                            "(no names in a [dyndns2] section)")
+    return dyndns2_module().application(environ, start_response, active, int(clock()))
 
 
-def arrived_over_https(environ, config):
-    """True when the request came over HTTPS: the web server says so (CGI's
-    HTTPS=on, WSGI's url_scheme), or a trusted proxy, in X-Forwarded-Proto,
-    when the config says the proxies set that header (proxy_sets_forwarded_proto:
-    one that does not passes on the client's own); from anyone else it is ignored."""
-    if environ.get("wsgi.url_scheme") == "https":
-        return True
-    trusted_proxies = config.trusted_proxies
-    if not (trusted_proxies and config.proxy_sets_forwarded_proto):
-        return False
+def dyndns2_module():
+    """ipupdate_dyndns2.py from beside this file; a ConfigError if it is missing."""
+    sys.modules.setdefault("ipupdate_server", sys.modules[__name__])  # see main()
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.append(here)  # appended: never shadow the standard library
     try:
-        direct = parse_peer(environ.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return (in_networks(direct, trusted_proxies)
-            and environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower() == "https")
-
-
-def run_change_hook(config, change, log_line):
-    """Run the on_change hook configured for the name of `change`, if any."""
-    name, family, old, new = change
-    program, timeout_s = config.hook_for(name)
-    if program:
-        run_hook(program, timeout_s, config.directory, name, family, old, new, log_line)
+        import ipupdate_dyndns2
+    except ImportError as error:
+        if error.name != "ipupdate_dyndns2":
+            raise  # there but broken: say so, don't hide it
+        raise ConfigError(DYNDNS2_MISSING)
+    return ipupdate_dyndns2
 
 
 application = make_application()
@@ -1702,19 +1350,13 @@ application = make_application()
 # ---------------------------------------------------------------------------
 
 def run_cgi(app):
-    """Serve the one request of a CGI execution (RFC 3875).
-
-    Ten lines instead of wsgiref.handlers.CGIHandler, whose imports cost more
-    than everything else a request does.
-    """
-    environ = dict(os.environ)
-    environ.update({
-        "wsgi.input": sys.stdin.buffer, "wsgi.errors": sys.stderr,
-        "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
-        "wsgi.run_once": True,
-        "wsgi.url_scheme": "https" if environ.get("HTTPS", "off").lower() in (
-            "on", "1") else "http",
-    })
+    """The one request of a CGI execution (RFC 3875): a few lines instead of
+    wsgiref.handlers.CGIHandler, whose imports cost more than the request."""
+    environ = dict(os.environ, **{
+        "wsgi.input": sys.stdin.buffer, "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+        "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": True,
+        "wsgi.url_scheme": "https" if os.environ.get("HTTPS", "").lower() in ("on", "1")
+        else "http"})
     response = []
 
     def start_response(status, headers, exc_info=None):
@@ -1725,131 +1367,57 @@ def run_cgi(app):
     except Exception:
         import traceback  # lazy: only for the error log, never for the peer
         sys.stderr.write("ipupdate: internal error\n" + traceback.format_exc())
-        body = send(start_response, 500, "Error: internal error")[0]
-    status, headers = response
-    head = "Status: %s\r\n" % status + "".join("%s: %s\r\n" % pair for pair in headers)
+        body = respond(start_response, 500, "Error: internal error")[0]
+    head = "Status: %s\r\n" % response[0] + "".join("%s: %s\r\n" % h for h in response[1])
     sys.stdout.buffer.write(head.encode("latin-1") + b"\r\n" + body)
     sys.stdout.buffer.flush()
 
 
-def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
-    """A threaded HTTP/1.1 server for local use; not hardened for the open internet
-    (put it behind a reverse proxy, see docs/DEPLOY.md). A request must arrive,
-    whole, within timeout_s."""
-    import http.server  # lazy: only `serve` needs an HTTP server
+def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
+    """A threaded HTTP/1.1 server for local use, not for the open internet (put a
+    reverse proxy in front, docs/DEPLOY.md). Each request must arrive whole
+    within timeout_s and be at most MAX_REQUEST_BYTES, or the connection is
+    dropped: a timeout per read alone would let a client that sends a byte
+    every few seconds (slowloris) hold its thread for ever."""
+    import http.server  # lazy: only `serve` needs these
     import io
     import socket
     import socketserver
-    import threading
 
     class RequestReader(io.RawIOBase):
-        """The socket as the handler reads it. Each request (line, headers and
-        body) must arrive within timeout_s in all, and be at most
-        MAX_REQUEST_BYTES: a timeout per recv() alone lets a client that sends
-        a byte every few seconds (slowloris) hold its thread for ever, and
-        http.server alone reads 100 header lines of 64 KiB each. Past either
-        limit the connection is dropped without an answer, as on a timeout.
-
-        The deadline is kept by the Reaper, not by a socket timeout: a socket
-        with a timeout makes every recv() and send() a poll() first, and under
-        concurrent load those extra trips through the GIL halve what `serve`
-        answers (docs/PERFORMANCE.md)."""
-
         def __init__(self, connection):
             io.RawIOBase.__init__(self)
             self.connection = connection
-            self.waiting = False  # in recv() or send(): the Reaper may end it
-            self.expired = False
             self.next_request()
 
         def next_request(self):
-            self.deadline = time.monotonic() + timeout_s
-            self.budget = MAX_REQUEST_BYTES
+            self.deadline, self.budget = time.monotonic() + timeout_s, MAX_REQUEST_BYTES
 
         def readable(self):
             return True
 
         def readinto(self, buffer):
-            if self.budget <= 0:
-                raise socket.timeout("request over %d bytes" % MAX_REQUEST_BYTES)
-            self.waiting = True
-            try:
-                count = self.connection.recv_into(buffer, min(len(buffer), self.budget))
-            finally:
-                self.waiting = False
-            if self.expired:  # what recv() returned is the end the Reaper made
-                raise socket.timeout("request not complete within %g s" % timeout_s)
+            left_s = self.deadline - time.monotonic()
+            if left_s <= 0 or self.budget <= 0:
+                raise socket.timeout("request not complete within %g s, or over %d bytes"
+                                     % (timeout_s, MAX_REQUEST_BYTES))
+            self.connection.settimeout(left_s)
+            count = self.connection.recv_into(buffer, min(len(buffer), self.budget))
             self.budget -= count
             return count
 
-        def send(self, data):
-            """Write a response; within timeout_s, or the Reaper ends it."""
-            self.deadline = time.monotonic() + timeout_s
-            self.waiting = True
-            try:
-                self.connection.sendall(data)
-            finally:
-                self.waiting = False
-
-        def expire(self):
-            self.expired = True  # first: a recv() that returns now must see it
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
-
-    class Reaper(object):
-        """One thread that ends the reads and writes that overran their deadline,
-        by shutting their socket down (which wakes a blocked recv() or send())."""
-
-        def __init__(self):
-            self.lock = threading.Lock()
-            self.readers = set()
-            self.interval_s = min(0.5, timeout_s / 4)
-            thread = threading.Thread(target=self.run, name="ipupdate-reaper")
-            thread.daemon = True
-            thread.start()
-
-        def watch(self, reader):
-            with self.lock:
-                self.readers.add(reader)
-
-        def forget(self, reader):
-            with self.lock:
-                self.readers.discard(reader)
-
-        def run(self):
-            while True:
-                time.sleep(self.interval_s)
-                now = time.monotonic()
-                with self.lock:
-                    late = [reader for reader in self.readers
-                            if reader.waiting and reader.deadline <= now]
-                for reader in late:
-                    reader.expire()
-
-    reaper = Reaper()
-
     class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "ipupdate/" + VERSION
+        protocol_version, server_version = "HTTP/1.1", "ipupdate/" + VERSION
         # http.server's own refusals (a bad request line, too many headers):
         # one line of plain text like ours, not an HTML page.
-        error_content_type = "text/plain; charset=utf-8"
-        error_message_format = "Error: %(message)s"
+        error_content_type, error_message_format = "text/plain; charset=utf-8", "Error: %(message)s"
 
         def setup(self):
             http.server.BaseHTTPRequestHandler.setup(self)
-            # Each response is written at once, and small: no Nagle delay for it.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.rfile.close()  # the plain reader setup() made; this one has limits
             self.reader = RequestReader(self.connection)
             self.rfile = io.BufferedReader(self.reader)
-            reaper.watch(self.reader)
-
-        def finish(self):
-            reaper.forget(self.reader)
-            http.server.BaseHTTPRequestHandler.finish(self)
 
         def handle_one_request(self):
             self.reader.next_request()  # the limits count per request
@@ -1857,25 +1425,20 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
 
         def run_application(self):
             path, _, query = self.path.partition("?")
-            length = self.headers.get("Content-Length", "")
+            length = (self.headers.get("Content-Length") or "").strip()
             environ = {
                 "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
                 "SCRIPT_NAME": "", "SERVER_PROTOCOL": self.request_version,
-                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                "CONTENT_LENGTH": length.strip(),
-                "REMOTE_ADDR": self.client_address[0],
-                "SERVER_NAME": bind, "SERVER_PORT": str(self.server.server_address[1]),
-                "wsgi.input": self.rfile, "wsgi.errors": sys.stderr,
-                "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
-                "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
-            }
+                "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": length,
+                "REMOTE_ADDR": self.client_address[0], "SERVER_NAME": bind,
+                "SERVER_PORT": str(self.server.server_address[1]), "wsgi.input": self.rfile,
+                "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+                "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False}
             for header, value in self.headers.items():
-                if "_" in header:
-                    # As Apache's CGI and gunicorn: X_Forwarded_For would become
-                    # HTTP_X_FORWARDED_FOR too, and join (or pass for) the real one.
-                    continue
                 key = "HTTP_" + header.upper().replace("-", "_")
-                if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                # Never X_Forwarded_For as HTTP_X_FORWARDED_FOR, joined to the real
+                # one or passing for it (Apache's CGI and gunicorn drop these too).
+                if "_" not in header and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
                     environ[key] = environ[key] + "," + value if key in environ else value
             response = []
 
@@ -1886,28 +1449,26 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
             # guess (request smuggling). Refuse, and close the connection.
             two_lengths = len(self.headers.get_all("Content-Length") or ()) > 1
             try:
-                if two_lengths:
-                    body = send(start_response, 400, "Error: more than one Content-Length")[0]
-                else:
-                    body = b"".join(app(environ, start_response))
+                body = b"".join(respond(start_response, 400, "Error: more than one "
+                                        "Content-Length") if two_lengths
+                                else app(environ, start_response))
             except OSError:
                 raise  # the connection failed or timed out: nobody to answer
             except Exception:
                 import traceback  # lazy: only for the error log, never for the peer
                 sys.stderr.write("ipupdate: internal error\n" + traceback.format_exc())
-                body = send(start_response, 500, "Error: internal error")[0]
+                body = respond(start_response, 500, "Error: internal error")[0]
             status, headers = response
-            if self.command == "HEAD":
-                body = b""  # whatever the application made: a body would end the exchange
             # A refused request may leave its body unread: the connection cannot
             # be reused after that, so close it.
-            consumed = environ.get("ipupdate.body_read", False)
             if two_lengths or self.headers.get("Transfer-Encoding") or (
-                    length.strip() not in ("", "0") and not consumed):
+                    length not in ("", "0") and not environ.get("ipupdate.body_read")):
                 self.close_connection = True
                 headers = headers + [("Connection", "close")]
             head = "HTTP/1.1 %s\r\n" % status + "".join("%s: %s\r\n" % h for h in headers)
-            self.reader.send(head.encode("latin-1") + b"\r\n" + body)
+            self.connection.settimeout(timeout_s)
+            self.connection.sendall(head.encode("latin-1") + b"\r\n" +
+                                    (b"" if self.command == "HEAD" else body))
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = \
             run_application
@@ -1918,28 +1479,23 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
         address_family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-        # socketserver's default backlog is 5: a burst of connections (many
-        # clients, or someone opening many on purpose) overflows it, and each
-        # dropped SYN costs the client a second or more before it retries.
-        request_queue_size = socket.SOMAXCONN
+        request_queue_size = socket.SOMAXCONN  # not 5: a burst must not drop SYNs
 
         def server_bind(self):
-            if self.address_family == socket.AF_INET6:
-                # `--bind ::` answers IPv4 too (dual stack), whatever the OS default.
+            if self.address_family == socket.AF_INET6:  # `--bind ::` answers IPv4 too
                 self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             http.server.HTTPServer.server_bind(self)
 
         def handle_error(self, request, client_address):
-            if isinstance(sys.exc_info()[1], OSError):
-                # The peer went away mid-request: one line, not a traceback.
+            if isinstance(sys.exc_info()[1], OSError):  # gone, or too slow: one line
                 sys.stderr.write("ipupdate: connection from %s: %s\n"
                                  % (client_address[0], sys.exc_info()[1]))
             else:
                 http.server.HTTPServer.handle_error(self, request, client_address)
 
     server = Server((bind, port), Handler)
-    host = "[%s]" % bind if ":" in bind else bind
-    announce("ipupdate: serving on http://%s:%d/" % (host, server.server_address[1]))
+    announce("ipupdate: serving on http://%s:%d/" % (
+        "[%s]" % bind if ":" in bind else bind, server.server_address[1]))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -1949,90 +1505,66 @@ def serve(app, bind, port, announce, timeout_s=SOCKET_TIMEOUT_S):
 
 
 # ---------------------------------------------------------------------------
-# The stale check (`check`): which names went quiet. For cron and monitoring.
+# `check`: which names went quiet. For cron and monitoring.
 # ---------------------------------------------------------------------------
 
 CHECK_OK, CHECK_WARNING, CHECK_UNKNOWN = 0, 1, 3   # the monitoring-plugins exit codes
-CHECK_STATUS = {CHECK_OK: "OK", CHECK_WARNING: "WARNING", CHECK_UNKNOWN: "UNKNOWN"}
 
 
-def newest_updates(path):
-    """{name: (last heard, address, family)}: each name's newest update, as
-    read_history() (and so the viewer) has it, over both families; on a tie
-    IPv4's. {} when there is no database yet."""
-    import sqlite3  # lazy, see open_database()
-    connection = open_database(path, readonly=True)
-    if connection is None:
-        return {}
-    try:
-        newest = {}
-        for name, families in read_history(connection):
-            family = max(sorted(families), key=lambda each: families[each][0][2])
-            ip, _, last_seen, _ = families[family][0]
-            newest[name] = (last_seen, ip, family)
-        return newest
-    except sqlite3.Error as error:
-        raise DatabaseUnavailable("database %s: %s" % (path, error))
-    finally:
-        connection.close()
-
-
-def check_names(config, newest, now):
-    """The names to watch, sorted, each as a dict (the --json form).
-
-    Watched: every name in the database that some key can still sign (a name
-    whose key was removed from the config is retired, not silent), and every
-    name the config lists, which is 'never_heard' until its first update.
-    A name is 'stale' when silent for longer than stale_after.
-    """
-    names = set(name for name in newest if config.key_for(name) is not None)
+def check_names(config, history, now):
+    """The names to watch, sorted, each as a dict (the --json form): every name in
+    the database that a key can still sign (one whose key was removed is
+    retired, not silent), and every name the config lists ('never_heard' until
+    its first update); 'stale' when silent for longer than stale_after."""
+    newest = {}  # name: (last heard, address, family), over both families; a tie is IPv4's
+    for name, families in history:
+        family = max(sorted(families), key=lambda each: families[each][0][2])
+        newest[name] = (families[family][0][2], families[family][0][0], family)
     report = []
-    for name in sorted(names | config.listed_names()):
-        if name not in newest:
-            report.append({"name": name, "state": "never_heard", "last_heard": None,
-                           "silent_s": None, "address": None, "family": None})
-            continue
-        last_heard, address, family = newest[name]
-        silent_s = max(0, now - last_heard)
+    for name in sorted(set(name for name in newest if config.key_for(name) is not None)
+                       | config.listed_names()):
+        last_heard, address, family = newest.get(name, (None, None, None))
+        silent_s = None if last_heard is None else max(0, now - last_heard)
         report.append({"name": name, "last_heard": last_heard, "silent_s": silent_s,
-                       "state": "stale" if silent_s > config.stale_after_s else "ok",
-                       "address": address, "family": FAMILY_NAMES[family]})
+                       "address": address, "family": FAMILY_NAMES.get(family),
+                       "state": "never_heard" if silent_s is None else
+                       "stale" if silent_s > config.stale_after_s else "ok"})
     return report
 
 
-def check_line(entry):
-    """One line of `check`'s text output: STATE NAME: details."""
-    name = printable(entry["name"], MAX_NAME_CHARS) or "(unnamed)"
-    if entry["state"] == "never_heard":
-        return "NEVER HEARD %s: listed in the config, no update stored yet" % name
-    return "%s %s: last heard %s UTC, %s ago, from %s" % (
-        entry["state"].upper(), name,
-        time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry["last_heard"])),
-        format_span(entry["silent_s"]), entry["address"])
-
-
 def run_check(config_path, as_json, verbose, now):
-    """`check`: print the stale and never-heard names; return the exit code."""
+    """Print the stale and never-heard names (all with `verbose`); the exit code."""
+    import sqlite3  # lazy, see open_database()
     try:
         config = load_config(config_path)
-        report = check_names(config, newest_updates(config.database), now)
+        connection = open_database(config.database, readonly=True)
+        try:
+            report = check_names(config, read_history(connection) if connection else [], now)
+        except sqlite3.Error as error:
+            raise DatabaseUnavailable("database %s: %s" % (config.database, error))
+        finally:
+            if connection:
+                connection.close()
+        code = CHECK_WARNING if any(e["state"] != "ok" for e in report) else CHECK_OK
+        result = {"status": ("OK", "WARNING")[code], "exit_code": code, "now": now,
+                  "stale_after_s": config.stale_after_s, "names": report}
     except (ConfigError, DatabaseUnavailable) as error:
         result = {"status": "UNKNOWN", "exit_code": CHECK_UNKNOWN, "error": str(error)}
-        report = None
-    else:
-        code = CHECK_WARNING if any(e["state"] != "ok" for e in report) else CHECK_OK
-        result = {"status": CHECK_STATUS[code], "exit_code": code, "now": now,
-                  "stale_after_s": config.stale_after_s, "names": report}
     if as_json:
         import json  # lazy: only --json writes JSON
         print(json.dumps(result, indent=2, sort_keys=True))
-    elif report is None:
+    elif "error" in result:
         print("UNKNOWN: %s" % result["error"])
-    else:
-        # The problems first: a monitoring system shows the first line.
+    else:  # the problems first: a monitoring system shows the first line
         for entry in sorted(report, key=lambda e: (e["state"] == "ok", e["name"])):
-            if verbose or entry["state"] != "ok":
-                print(check_line(entry))
+            name = printable(entry["name"], MAX_NAME_CHARS) or "(unnamed)"
+            if entry["state"] == "never_heard":
+                print("NEVER HEARD %s: listed in the config, no update stored yet" % name)
+            elif verbose or entry["state"] != "ok":
+                print("%s %s: last heard %s UTC, %s ago, from %s" % (
+                    entry["state"].upper(), name, time.strftime(
+                        "%Y-%m-%d %H:%M:%S", time.gmtime(entry["last_heard"])),
+                    format_span(entry["silent_s"]), entry["address"]))
     return result["exit_code"]
 
 
@@ -2042,35 +1574,28 @@ def run_check(config_path, as_json, verbose, now):
 
 USAGE_EXAMPLES = """\
 As a CGI program: copy this file to the cgi-bin, make it executable, and put
-the config in ../ipupdate.conf (outside the document root) or name it in the
-IPUPDATE_CONFIG environment variable. A minimal config:
+the config in ../ipupdate.conf (outside the document root) or name it in
+$IPUPDATE_CONFIG. A minimal config:
 
   [ipupdate]
   secret = <output of: python3 ipupdate_server.py genkey>
   database = ipupdate.sqlite      ; relative to the config file
 
-Routers (dyndns2, off unless configured): a password per name, its own, and
-the URL https://example.org/cgi-bin/ipupdate_server.py/nic/update:
+Routers (dyndns2, with ipupdate_dyndns2.py beside this file): a password per
+name, its own; their URL is https://example.org/cgi-bin/ipupdate_server.py/nic/update
 
   [dyndns2]
   home.example.org = <another output of genkey>
 
-Local use:
-  python3 ipupdate_server.py genkey
-  python3 ipupdate_server.py serve --config ipupdate.conf --port 8080
-  python3 ipupdate_server.py check --config ipupdate.conf     (see check --help)
-
-Exit codes: 0 ok, 2 usage or configuration error; `check` has its own
-(0 OK, 1 WARNING, 3 UNKNOWN: the monitoring-plugins convention).
+Exit codes: 0 ok, 2 usage or configuration error; `check` has its own.
 """
-
-CHECK_HELP = """Prints one line per name that went quiet, and nothing when all is well (cron
-mails output only). Watched: every name listed in [names] or with a
-[name:NAME] section (NEVER HEARD until its first update), and every name in
-the database that a key can still sign: to retire a name, remove its key from
-[names] (or, if the shared secret signs it, delete its rows). A name is STALE
-when its newest update, over both address families, is older than stale_after
-(in [ipupdate]; default 3h). Times are in UTC.
+CHECK_HELP = """\
+Prints one line per name that went quiet, nothing when all is well (cron mails
+output only). Watched: every name listed in [names] or with a [name:NAME]
+section (NEVER HEARD until its first update), and every name in the database
+that a key can still sign (to retire a name, remove its key, or its rows). A
+name is STALE when its newest update, in either family, is older than
+stale_after (default 3h). Times in UTC.
 
   STALE home: last heard 2024-05-01 09:12:40 UTC, 3h05m ago, from 198.51.100.4
   NEVER HEARD office: listed in the config, no update stored yet
@@ -2082,53 +1607,51 @@ Exit codes (the Nagios / monitoring-plugins convention):
   3  UNKNOWN   the config or the database cannot be read (printed as
                "UNKNOWN: reason"), or a wrong command line
 
-Crontab line on the server, as the web server's user (it reads the config and
-the database; the config is found as for CGI, else give --config):
+Crontab line on the server, as the web server's user:
   17 * * * *  /srv/ipupdate/cgi-bin/ipupdate_server.py check
 """
 
 
 def main(argv):
+    # One module object for this file: the viewer and ipupdate_dyndns2.py import
+    # it by name, and would otherwise load a second copy of __main__.
+    sys.modules.setdefault("ipupdate_server", sys.modules[__name__])
     if "GATEWAY_INTERFACE" in os.environ:
         # Under CGI, argv may hold words of the query string (RFC 3875 4.4): ignore it.
         run_cgi(application)
         return 0
     import argparse  # lazy: a CGI request never parses a command line
     parser = argparse.ArgumentParser(
-        prog="ipupdate_server.py", description=__doc__.split("\n")[0],
-        epilog=USAGE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="ipupdate_server.py", description=__doc__.split("\n")[0], epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve_parser = commands.add_parser(
-        "serve", help="run a local HTTP server (POST: updates; GET: the viewer)")
-    serve_parser.add_argument("--config", help="config file (default: $%s, else %s)"
-                              % (CONFIG_ENV, find_config_path({})))
-    serve_parser.add_argument("--bind", default="127.0.0.1",
-                              help="address to listen on (default 127.0.0.1; :: for "
-                                   "IPv6 and IPv4)")
-    serve_parser.add_argument("--port", type=int, default=8080,
-                              help="TCP port (default 8080; 0 picks a free one)")
-    serve_parser.add_argument("--timeout", type=float, default=SOCKET_TIMEOUT_S,
-                              metavar="SECONDS",
-                              help="a whole request must arrive within this, or the "
-                                   "connection is dropped (default %d)" % SOCKET_TIMEOUT_S)
+    config_help = "config file (default: $%s, else %s)" % (CONFIG_ENV, find_config_path({}))
+    serving = commands.add_parser("serve", help="a local HTTP server (POST: updates; GET: "
+                                                "the viewer)")
+    serving.add_argument("--config", help=config_help)
+    serving.add_argument("--bind", default="127.0.0.1", help="address to listen on (default "
+                                                            "127.0.0.1; :: for IPv6 and IPv4)")
+    serving.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 "
+                                                               "picks a free one)")
+    serving.add_argument("--timeout", type=float, default=REQUEST_TIMEOUT_S, metavar="SECONDS",
+                         help="a whole request must arrive within this, or the connection "
+                              "is dropped (default %d)" % REQUEST_TIMEOUT_S)
     commands.add_parser("genkey", help="print a new random 256-bit key for the config")
-    check_parser = commands.add_parser(
+    checking = commands.add_parser(
         "check", help="list names that stopped reporting (for cron and monitoring)",
         description="List the names that stopped reporting.", epilog=CHECK_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    check_parser.add_argument("--config", help="config file (default: $%s, else %s)"
-                              % (CONFIG_ENV, find_config_path({})))
-    check_parser.add_argument("--json", action="store_true",
-                              help="print every watched name as JSON, for machines")
-    check_parser.add_argument("-v", "--verbose", action="store_true",
-                              help="print a line for names that are fine too")
+    checking.add_argument("--config", help=config_help)
+    checking.add_argument("--json", action="store_true", help="every watched name, as JSON")
+    checking.add_argument("-v", "--verbose", action="store_true",
+                          help="a line for names that are fine too")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:
         if argv[:1] == ["check"] and exit.code == 2:
             return CHECK_UNKNOWN  # argparse's 2 would read as CRITICAL to a monitor
         raise
-
     if args.command == "genkey":
         import secrets  # lazy: only genkey draws random numbers
         print(secrets.token_hex(32))
@@ -2136,28 +1659,42 @@ def main(argv):
     if args.command == "check":
         return run_check(args.config or find_config_path(), args.json, args.verbose,
                          int(time.time()))
-    if args.command == "serve":
+    if args.command != "serve":
+        parser.print_help()
+        return 2
+    try:
         if not args.timeout > 0:  # also NaN
-            sys.stderr.write("ipupdate_server.py: --timeout must be a positive number of "
-                             "seconds\n")
-            return 2
-        try:
-            config = load_config(args.config or find_config_path())
-        except ConfigError as error:
-            sys.stderr.write("ipupdate_server.py: %s\n" % error)
-            return 2
+            raise ConfigError("--timeout must be a positive number of seconds")
+        config = load_config(args.config or find_config_path())
         serve(serve_application(config), args.bind, args.port,
               lambda line: print(line, flush=True), args.timeout)
-        return 0
-    parser.print_help()
-    return 2
+    except ConfigError as error:
+        sys.stderr.write("ipupdate_server.py: %s\n" % error)
+        return 2
+    except OSError as error:  # a busy port, an address not ours: one line
+        sys.stderr.write("ipupdate_server.py: cannot listen on %s port %d: %s\n"
+                         % (args.bind, args.port, error.strerror or error))
+        return 2
+    return 0
 
 
 def serve_application(config):
-    """Updates on POST (and dyndns2's GETs at DYNDNS2_PATH), the viewer
-    (getip_cgi.py beside this file) on other GETs."""
+    """POSTs (and dyndns2's GETs) to the updates; other GETs to the viewer,
+    getip_cgi.py beside this file."""
     updates = make_application(config)
-    viewer = viewer_application(config)
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.append(here)  # `python3 -I` leaves the script's directory out
+    try:
+        import getip_cgi  # lazy: only `serve` shows the viewer
+        viewer = getip_cgi.make_application(config)
+    except ImportError as error:
+        if error.name != "getip_cgi":
+            raise  # the viewer is there but broken: say so, don't hide it
+
+        def viewer(environ, start_response):
+            return respond(start_response, 404, "Error: the viewer getip_cgi.py is not "
+                                                "installed beside ipupdate_server.py")
 
     def application(environ, start_response):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
@@ -2166,24 +1703,6 @@ def serve_application(config):
         return updates(environ, start_response)
 
     return application
-
-
-def viewer_application(config):
-    """getip_cgi.py's application, from beside this file, or one that says it is missing."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    if here not in sys.path:
-        sys.path.append(here)  # `python3 -I` leaves the script's directory out
-    try:
-        import getip_cgi  # lazy: only `serve` shows the viewer
-    except ImportError as error:
-        if error.name != "getip_cgi":
-            raise  # the viewer is there but broken: say so, don't hide it
-
-        def missing(environ, start_response):
-            return send(start_response, 404, "Error: the viewer getip_cgi.py is not "
-                                             "installed beside ipupdate_server.py")
-        return missing
-    return getip_cgi.make_application(config)
 
 
 if __name__ == "__main__":

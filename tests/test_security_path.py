@@ -161,21 +161,24 @@ class Dyndns2PasswordIsComparedInConstantTimeTest(Workspace, unittest.TestCase):
     def nic_update(self, compare, password):
         config = server.load_config(config_in(
             self.directory, "[dyndns2]", "router.example.org = " + ROUTER_PW))
+        import ipupdate_dyndns2
         with compare.patch():
-            return server.answer_dyndns2({"hostname": "router.example.org"}, password,
-                                         "127.0.0.1", config, now())
+            return ipupdate_dyndns2.answer({"hostname": "router.example.org"}, password,
+                                           "127.0.0.1", config, now(), lambda *change: None)
 
     def test_the_right_password_updates_only_when_compare_digest_says_so(self):
         recorder = Recorder()
         self.assertEqual([line for line, _ in self.nic_update(recorder, ROUTER_PW)],
                          ["good 127.0.0.1"])
         self.assertTrue(recorder.calls)
-        with self.assertRaises(server.Dyndns2Refused) as caught:
+        import ipupdate_dyndns2
+        with self.assertRaises(ipupdate_dyndns2.Dyndns2Refused) as caught:
             self.nic_update(Recorder(flip=True), ROUTER_PW)
         self.assertEqual(caught.exception.code, "badauth")
 
     def test_a_wrong_password_is_refused_by_compare_digest_not_by_anything_else(self):
-        with self.assertRaises(server.Dyndns2Refused):
+        import ipupdate_dyndns2
+        with self.assertRaises(ipupdate_dyndns2.Dyndns2Refused):
             self.nic_update(Recorder(), "not-the-router-password")
         results = self.nic_update(Recorder(flip=True), "not-the-router-password")
         self.assertEqual([line for line, _ in results], ["good 127.0.0.1"])
