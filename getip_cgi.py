@@ -2,9 +2,9 @@
 """getip_cgi.py - show the addresses ipupdate_server.py recorded, and their history.
 
 One file, standard library only, Python 3.6 to 3.13; ~550 lines, read it. The
-GET side of ipupdate (the original's getip.php); it only ever reads the
-database. It runs as a CGI program beside ipupdate_server.py (same config),
-under `ipupdate_server.py serve` (which hands it GETs and HEADs), and from a
+GET side of ipupdate (the original's getip.php); it only reads the history (a
+wrong view key is logged as a refusal). It runs as a CGI program beside the
+server (same config), under `ipupdate_server.py serve` (GETs and HEADs), and from a
 shell on the server: python3 getip_cgi.py --name home --history 5
 
 Per name: the newest IPv4 and IPv6 address, when the name last reported (in
