@@ -232,6 +232,40 @@ class ClientChecksTheReplyMacInConstantTimeTest(unittest.TestCase):
 
 
 # ---------------------------------------------------------------------------
+# A name no key signs (no shared secret, not in [names]) is answered as a wrong
+# MAC would be, with a key nobody has: never with a key anybody can compute.
+# ---------------------------------------------------------------------------
+
+class ANameWithoutAKeyIsSignedByNoKeyAnyoneHasTest(Workspace, unittest.TestCase):
+    GUESSES = ("", "0" * 64, KEY)
+
+    def setUp(self):
+        Workspace.setUp(self)
+        body = "\n".join(["[ipupdate]", "database = ipupdate.sqlite",
+                          "[names]", "home = " + HOME_KEY]) + "\n"
+        self.config = server.load_config(support.write_config(self.directory, body))
+
+    def test_an_update_signed_with_a_guessable_key_is_refused_and_not_recorded(self):
+        ts = now()
+        for guess in self.GUESSES:
+            fields = {"type": "update", "ip": "127.0.0.1", "name": "stranger", "ts": str(ts),
+                      "h": sign(guess, "type=update&ip=127.0.0.1&name=stranger&ts=%d" % ts)}
+            with self.assertRaises(server.Refused) as caught:
+                server.answer(fields, "127.0.0.1", self.config, ts)
+            self.assertEqual(caught.exception.status, 403, guess)
+        self.assertEqual(rows(self.database), [])
+
+    def test_its_address_reply_is_not_signed_with_a_guessable_key(self):
+        ts = now()
+        fields = {"type": "ip", "ts": str(ts), "nonce": NONCE, "name": "stranger"}
+        status, text = server.answer(fields, "127.0.0.1", self.config, ts)
+        self.assertEqual(status, 200)
+        message, _, mac = text.rpartition("&h=")
+        for guess in self.GUESSES:
+            self.assertNotEqual(mac, sign(guess, message), guess)
+
+
+# ---------------------------------------------------------------------------
 # X-Forwarded-For is believed only from a trusted proxy. Under `serve` the
 # peer is 127.0.0.1: not a proxy when none is configured, nor when the trusted
 # range is another one.
