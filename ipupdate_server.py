@@ -798,16 +798,50 @@ def open_database(path, readonly=False):
         raise DatabaseUnavailable("cannot open database %s: %s" % (path, error))
 
 
+class transaction(object):
+    """`with transaction(connection):` BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on
+    any exception. IMMEDIATE takes the write lock before the first read, so what
+    the block reads cannot change before it writes."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def __enter__(self):
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, error, trace):
+        if kind is None:
+            self.connection.execute("COMMIT")
+        elif self.connection.in_transaction:
+            self.connection.execute("ROLLBACK")
+
+
 def create_schema(connection):
-    """Once per writing connection, before any transaction of ours: tables,
+    """Once per writing connection, before the request's own transaction: tables,
     indexes, and the column `source` ('dyndns2' in rows a dyndns2 client began;
-    NULL in ours and the original's, whose INSERT names its columns)."""
-    connection.executescript(SCHEMA.format(table="log_ipv4") + SCHEMA.format(table="log_ipv6")
-                             + REFUSED_SCHEMA)
-    for table in FAMILY_TABLES.values():
-        if "source" not in [row[1] for row in connection.execute("PRAGMA table_info(%s)"
-                                                                 % table)]:
-            connection.execute("ALTER TABLE %s ADD COLUMN source VARCHAR" % table)
+    NULL in ours and the original's, whose INSERT names its columns). Read
+    first: a complete schema costs no lock (an empty COMMIT would wait for
+    every reader). Else one BEGIN IMMEDIATE: statement by statement, many
+    first requests at once would get "database is locked" at once."""
+    def complete():
+        present = set(row[0] for row in connection.execute("SELECT name FROM sqlite_master"))
+        return present >= set(["refused", "refused_source_time", "refused_name_time"] + [
+            table + suffix for table in FAMILY_TABLES.values()
+            for suffix in ("", "_folded_name_id", "_folded_name_timestamp")]) and all(
+            "source" in [row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)]
+            for table in FAMILY_TABLES.values())
+
+    if complete():
+        return
+    with transaction(connection):
+        for statement in (SCHEMA.format(table="log_ipv4") + SCHEMA.format(table="log_ipv6")
+                          + REFUSED_SCHEMA).split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        for table in FAMILY_TABLES.values():
+            if "source" not in [row[1] for row in connection.execute("PRAGMA table_info(%s)"
+                                                                     % table)]:
+                connection.execute("ALTER TABLE %s ADD COLUMN source VARCHAR" % table)
 
 
 def as_int(value):
@@ -898,24 +932,6 @@ def record_refusal(connection, now, source, peer, name, status, reason, config):
                 connection.execute("DELETE FROM refused WHERE id <= ?",
                                    (row_id - config.refused_log_rows,))
     return max(verdict, 0)
-
-
-class transaction(object):
-    """`with transaction(connection):` BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on
-    any exception. IMMEDIATE takes the write lock before the first read, so what
-    the block reads cannot change before it writes."""
-
-    def __init__(self, connection):
-        self.connection = connection
-
-    def __enter__(self):
-        self.connection.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind, error, trace):
-        if kind is None:
-            self.connection.execute("COMMIT")
-        elif self.connection.in_transaction:
-            self.connection.execute("ROLLBACK")
 
 
 # ---------------------------------------------------------------------------
