@@ -221,12 +221,7 @@ def as_web_user():
 # Processes and sockets.
 # ---------------------------------------------------------------------------
 
-def free_port():
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
+free_port = support.free_port
 
 
 class Daemon(object):

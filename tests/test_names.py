@@ -3,14 +3,12 @@ and a name's key also guards the names below it. Real CGI executions of the
 server and the viewer, and the real `check` command."""
 
 import os
-import shutil
-import sqlite3
 import stat
 import subprocess
-import tempfile
 import unittest
 
 from tests import support
+from tests.test_check import CheckHarness
 from tests.support import KEY, HOME_KEY, now, rows, update_body
 
 AUTH_FAILED = ("Error: authentication failed: wrong key for this name, "
@@ -22,33 +20,15 @@ with open(%r, "a") as record:
 """
 
 
-class NamesHarness(object):
-
-    def setUp(self):
-        self.directory = tempfile.mkdtemp(prefix="ipupdate-test-")
-        self.addCleanup(shutil.rmtree, self.directory)
-        self.database = os.path.join(self.directory, "ipupdate.sqlite")
-        self.config = support.write_config(self.directory)
-
-    def configure(self, body):
-        self.config = support.write_config(self.directory, body=body)
+class NamesHarness(CheckHarness):
+    """check's harness (a config, a database, rows as the original left them),
+    and updates through a real CGI execution."""
 
     def update(self, name, key, ts=None, address="127.0.0.1"):
         status, _, body, log, _ = support.run_cgi(
             support.SERVER, self.config, update_body(address, name, now() if ts is None else ts,
                                                      key))
         return status, body, log
-
-    def store(self, name, address, ts):
-        """A row as the original PHP server (or an older version of ours) left it."""
-        connection = sqlite3.connect(self.database)
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS log_ipv4 (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "ip VARCHAR, name VARCHAR, first_seen UNSIGNED INT, timestamp UNSIGNED INT)")
-        connection.execute("INSERT INTO log_ipv4 (ip, name, first_seen, timestamp) "
-                           "VALUES (?, ?, ?, ?)", (address, name, ts, ts))
-        connection.commit()
-        connection.close()
 
 
 class OneNameWhateverItsCaseTest(NamesHarness, unittest.TestCase):
