@@ -468,6 +468,7 @@ def judge(case, now, last_ts):
         return REFUSE, None
     if sign(key_for(name), "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)) != mac:
         return REFUSE, None
+    name = name.lower()  # signed as sent; one name in any letter case from here on
     if parsed != peer or int(ts) <= last_ts.get((parsed.version, name), -1):
         return REFUSE, None
     item = battery.message(name, address, int(ts))
