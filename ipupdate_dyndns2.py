@@ -16,12 +16,41 @@ It reaches the server's security path only through record_update(dyndns2=True).
 """
 
 from ipupdate_server import (
-    DYNDNS2_PATH, DatabaseUnavailable, Refused,
-    TooManyRefusals, basic_auth_password, canonical_address, check_name, in_networks,
-    ip_version, log, note_refusal, open_database, parse_peer, passwords_match, peer_address,
-    printable, query_fields, record_update, respond, run_change_hook)
+    DYNDNS2_PATH, MIN_SECRET_CHARS, NOT_A_NAME, ConfigError, DatabaseUnavailable, Refused,
+    TooManyRefusals, basic_auth_password, canonical_address, check_name, check_name_quietly,
+    in_networks, ip_version, log, note_refusal, open_database, parse_peer, passwords_match,
+    peer_address, printable, query_fields, record_update, respond, run_change_hook)
 
 MAX_HOSTNAMES = 20                # per request, as dyndns2's `numhost` has it
+
+
+def config_entries(passwords, keys, where, lines):
+    """{name in lower case: (name, password)} from the [dyndns2] section, or
+    ConfigError. A dyndns2 password crosses the network as it is, at every
+    update, and routers keep it in their settings: so it must be long
+    (whatever allow_short_secrets says), and never one of the ipupdate keys,
+    which never leave their machines. Errors name the line, never the entry
+    (`where`, from load_config()): 'KEY=' alone on a line reads as a name."""
+    entries = {}
+    for name, password in sorted(passwords.items(),
+                                 key=lambda item: (lines.get(("dyndns2", item[0]), 0), item)):
+        here = where("dyndns2", name)
+        if check_name_quietly(name) is None:
+            raise ConfigError(here + NOT_A_NAME)
+        if name.lower() in entries:
+            first = lines.get(("dyndns2", entries[name.lower()][0]))
+            raise ConfigError(here + "this name and that on %s differ only in letter case "
+                              "(hostnames are case-insensitive)"
+                              % ("line %d" % first if first else "another line"))
+        if len(password) < MIN_SECRET_CHARS:
+            raise ConfigError(here + "password shorter than %d characters (make one with "
+                                     "'ipupdate_server.py genkey')" % MIN_SECRET_CHARS)
+        if password in keys:
+            raise ConfigError(here + "password is also a key in [ipupdate] or [names]: give "
+                                     "dyndns2 a password of its own (its clients send it as "
+                                     "it is, and the key must never leave its machines)")
+        entries[name.lower()] = (name, password)
+    return entries
 
 
 class Dyndns2Refused(Refused):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdate_server.py - record a home machine's public IP address, authenticated.
 
-About 1710 lines, standard library only, Python 3.6 to 3.13: read it before you
+About 1580 lines, standard library only, Python 3.6 to 3.13: read it before you
 trust it with a key. It answers the two POSTs of the ipupdate protocol
 (docs/PROTOCOL.md) and keeps the history in SQLite, in the original PHP
 ipupdate's schema, so an existing ipupdate.sqlite is continued as it is:
@@ -211,74 +211,28 @@ def check_address(text):
 
 
 # ---------------------------------------------------------------------------
-# Addresses, as canonical text. Not ipaddress: its import costs a CGI request
-# more than all the rest of its work. These accept a subset of what it accepts
-# (no zone index, no leading zeros in IPv4) and print what it prints
-# (tests/test_address.py holds them to that, with ipaddress as the oracle).
+# Addresses, as canonical text: IPv4 by its four-line rule, IPv6 by ipaddress
+# (RFC 5952's rule is not short), so that an IPv4 request does not pay for
+# importing ipaddress (docs/PERFORMANCE.md has the figure).
 # ---------------------------------------------------------------------------
-
-def parse_ipv4(text):
-    """The 32-bit value of a dotted-quad IPv4 address; ValueError if it is not one."""
-    octets, value = text.split("."), 0
-    if len(octets) != 4:
-        raise ValueError("not an IPv4 address")
-    for octet in octets:
-        if not 1 <= len(octet) <= 3 or not set(octet) <= DIGITS \
-                or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
-            raise ValueError("not an IPv4 address")
-        value = value << 8 | int(octet)
-    return value
-
-
-def parse_ipv6(text):
-    """The 128-bit value of an IPv6 address (RFC 4291 text forms: "::" for one or
-    more zero groups, a dotted quad as the last 32 bits); ValueError if not one."""
-    head, double_colon, tail = text.partition("::")
-    if "::" in tail or (double_colon and "." in head):
-        raise ValueError("not an IPv6 address")
-    halves = []
-    for part in (head, tail):
-        groups = part.split(":") if part else []
-        if groups and "." in groups[-1]:
-            ipv4 = parse_ipv4(groups.pop())
-            groups += ["%x" % (ipv4 >> 16), "%x" % (ipv4 & 0xFFFF)]
-        if not all(1 <= len(group) <= 4 and set(group) <= HEX_DIGITS for group in groups):
-            raise ValueError("not an IPv6 address")
-        halves.append([int(group, 16) for group in groups])
-    missing = 8 - len(halves[0]) - len(halves[1])
-    if missing < 0 or (missing > 0) != bool(double_colon):
-        raise ValueError("not an IPv6 address")  # "::" stands for at least one group
-    value = 0
-    for group in halves[0] + [0] * missing + halves[1]:
-        value = value << 16 | group
-    return value
-
-
-def format_ipv4(value):
-    return "%d.%d.%d.%d" % (value >> 24, value >> 16 & 255, value >> 8 & 255, value & 255)
-
-
-def format_ipv6(value):
-    """RFC 5952: lowercase, no leading zeros, the longest run of two or more zero
-    groups (the first of equals) written "::"."""
-    groups = [value >> shift & 0xFFFF for shift in range(112, -16, -16)]
-    best_start, best_length, start = 0, 0, None
-    for index, group in enumerate(groups + [1]):  # the 1 ends a run at the end
-        if group == 0 and start is None:
-            start = index
-        elif group != 0 and start is not None:
-            if index - start > best_length:
-                best_start, best_length = start, index - start
-            start = None
-    texts = ["%x" % group for group in groups]
-    if best_length < 2:
-        return ":".join(texts)
-    return ":".join(texts[:best_start]) + "::" + ":".join(texts[best_start + best_length:])
-
 
 def canonical_address(text):
     """The canonical text of the IPv4 or IPv6 address `text`; ValueError if none."""
-    return format_ipv6(parse_ipv6(text)) if ":" in text else format_ipv4(parse_ipv4(text))
+    if ":" not in text:
+        octets = text.split(".")
+        if len(octets) != 4 or not all(1 <= len(octet) <= 3 and set(octet) <= DIGITS and (
+                octet == "0" or octet[0] != "0") and int(octet) <= 255 for octet in octets):
+            raise ValueError("not an IPv4 address")
+        return text
+    if "%" in text:
+        raise ValueError("an IPv6 zone index is no address of the internet")
+    import ipaddress  # lazy: only IPv6 pays for it
+    if "." in text:
+        canonical_address(text.rsplit(":", 1)[1])  # a dotted tail by our IPv4 rule
+    address = ipaddress.IPv6Address(text)
+    if address.ipv4_mapped is None:
+        return str(address)
+    return "::ffff:%x:%x" % (int(address) >> 16 & 0xFFFF, int(address) & 0xFFFF)  # as 3.12
 
 
 def ip_version(address):
@@ -288,9 +242,10 @@ def ip_version(address):
 def parse_peer(text):
     """A peer address as a web server gives it, canonical; an IPv4-mapped one
     (how a dual-stack socket shows an IPv4 peer) as the IPv4 address it is."""
-    address = canonical_address(text.strip().split("%", 1)[0])  # no zone index
-    if address.startswith("::ffff:") and parse_ipv6(address) >> 32 == 0xFFFF:
-        return format_ipv4(parse_ipv6(address) & 0xFFFFFFFF)
+    address = canonical_address(text.strip().split("%", 1)[0])
+    if address.startswith("::ffff:"):
+        import ipaddress
+        return str(ipaddress.IPv6Address(address).ipv4_mapped or address)
     return address
 
 
@@ -321,27 +276,32 @@ def peer_address(remote_addr, forwarded_for, trusted_proxies):
 
 # ---------------------------------------------------------------------------
 # Configuration: one INI file, read for each request under CGI, once by
-# `serve`. Errors name file, line and section, never a value (a line may hold
-# a pasted key).
+# `serve`. Errors name file, line and section, never a value: a line may hold
+# a pasted key, so a setting is quoted only when it looks like one of ours.
 # ---------------------------------------------------------------------------
 
 class ConfigError(Exception):
     """The configuration is missing or wrong. The message never holds a secret."""
 
 
-SETTING_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
-MAX_SETTING_CHARS = 32
+SETTINGS = ("secret", "database", "window", "timezone", "trusted_proxies",
+            "allow_short_secrets", "stale_after", "view_key", "on_change", "hook_timeout",
+            "refused_log_rows", "max_refusals_per_minute",
+            "dyndns2_allow_plain_http", "dyndns2_trust_myip", "proxy_sets_forwarded_proto")
+NAME_SETTINGS = ("on_change", "hook_timeout")  # what a [name:NAME] section may set
 NOT_SHOWN = "(not shown: it does not look like a setting name)"
 NOT_A_NAME = ("not a valid name (a letter or digit followed by up to 62 of letters, digits, "
               "'.', '_', '-')")
+FLAGS = {"yes": True, "true": True, "on": True, "1": True,
+         "no": False, "false": False, "off": False, "0": False}
+SHORT_SECRET = "shorter than %d characters (make one with 'ipupdate_server.py genkey'" % (
+    MIN_SECRET_CHARS)
 
 
 def quoted_setting(setting):
-    """'setting' in quotes when it looks like one of ours (a short word of
-    lower-case letters and underscores), else None. A config error must not
-    echo a key that someone left on a line of its own ('KEY=' reads as a
-    setting), so what does not look like a setting name is never quoted."""
-    if len(setting) <= MAX_SETTING_CHARS and set(setting) <= SETTING_CHARS:
+    """'setting' in quotes when it is a short word of a-z and '_', else None
+    ('KEY=' alone on a line reads as a setting named KEY)."""
+    if len(setting) <= 32 and set(setting) <= frozenset("abcdefghijklmnopqrstuvwxyz_"):
         return "'%s'" % setting
     return None
 
@@ -352,99 +312,161 @@ def config_line(lines, section, entry=None):
     number = (lines or {}).get((section, entry))
     if number is None:
         return "[%s]" % printable(section)
-    if entry is None:
-        return "line %d" % number
-    return "line %d in [%s]" % (number, printable(section))
+    return "line %d" % number if entry is None else "line %d in [%s]" % (
+        number, printable(section))
+
+
+def read_ini(text, path):
+    """({section: {setting: value}}, {(section, setting): line number}) from
+    INI text; a section's header has the setting None. Read as configparser
+    reads it (delimiter '=' or ':', full-line '#' or ';' comments, names kept
+    as written, no interpolation), but stricter: a value must fit on its line
+    and nothing may appear twice. Not configparser: its imports cost a CGI
+    request more than all the rest (tests/test_config.py compares the two)."""
+    sections, lines, current = {}, {}, None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        where = "config file %s: line %d" % (path, number)
+        if current is not None and stripped[0] != "[":
+            where += " in [%s]" % printable(current)
+        if line[0] in " \t":
+            raise ConfigError(where + " is indented (a value must fit on one line)")
+        if stripped[0] == "[":
+            if not stripped.endswith("]") or len(stripped) < 3:
+                raise ConfigError(where + ": cannot parse it")
+            current = stripped[1:-1]
+            if current in sections:
+                raise ConfigError(where + ": section [%s] appears twice" % printable(current))
+            sections[current], lines[(current, None)] = {}, number
+            continue
+        if current is None:
+            raise ConfigError(where + " comes before any [section]")
+        cut = min(position for position in (stripped.find("="), stripped.find(":"),
+                                            len(stripped)) if position >= 0)
+        setting, value = stripped[:cut].rstrip(), stripped[cut + 1:].lstrip()
+        if cut == len(stripped) or not setting:
+            raise ConfigError(where + ": cannot parse it (expected 'setting = value')")
+        if setting in sections[current]:
+            raise ConfigError(where + ": %s appears twice (first on line %d)" % (
+                quoted_setting(setting) or "an entry", lines[(current, setting)]))
+        sections[current][setting], lines[(current, setting)] = value, number
+    return sections, lines
+
+
+def parse_seconds(setting, text):
+    """'300', '300s', '90m', '3h', '2d' -> seconds."""
+    text = text.strip().lower()
+    scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1:])
+    digits = text[:-1] if scale else text
+    if not digits.isdigit() or int(digits) == 0:
+        raise ConfigError("%s must be a positive number of seconds (or with s, m, h, d)"
+                          % setting)
+    return int(digits) * (scale or 1)
+
+
+def parse_count(setting, text):
+    """'1000' -> 1000; 0 is allowed (it turns the feature off)."""
+    text = text.strip()
+    if not text or not set(text) <= DIGITS or len(text) > 9:
+        raise ConfigError("%s must be a whole number (0 turns it off)" % setting)
+    return int(text)
+
+
+def parse_flag(setting, text):
+    """yes/no (true/false, on/off, 1/0). Anything else is an error, not a guess."""
+    if text.strip().lower() not in FLAGS:
+        raise ConfigError("%s must be yes or no" % setting)
+    return FLAGS[text.strip().lower()]
+
+
+def parse_networks(text, where):
+    """Addresses and networks, separated by spaces or commas. An error counts
+    the entries rather than quoting one: it may hold a value pasted there."""
+    if not text.strip():
+        return ()
+    import ipaddress  # lazy: only configs with trusted proxies pay for it
+    networks = []
+    for number, item in enumerate(text.replace(",", " ").split(), 1):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError("%s: entry %d is not an address or network" % (where, number))
+    return tuple(networks)
 
 
 class Config(object):
-    """Settings from the [ipupdate], [names], [name:NAME] and [dyndns2] sections of the
-    config file."""
+    """The checked settings of a config file (load_config() makes one)."""
 
-    SETTINGS = ("secret", "database", "window", "timezone", "trusted_proxies",
-                "allow_short_secrets", "stale_after", "view_key", "on_change", "hook_timeout",
-                "refused_log_rows", "max_refusals_per_minute",
-                "dyndns2_allow_plain_http", "dyndns2_trust_myip", "proxy_sets_forwarded_proto")
-    NAME_SETTINGS = ("on_change", "hook_timeout")  # what a [name:NAME] section may set
+    def __init__(self, path, sections, lines, name_keys, name_settings):
+        settings = sections["ipupdate"]
 
-    def __init__(self, path, settings, name_keys, name_settings=None, dyndns2_passwords=None,
-                 lines=None):
-        """`lines`: read_ini()'s line numbers, with [names] by the names in
-        lower case, for errors that name the line rather than quote it."""
-        self.path = path
-        self.secret = settings.get("secret") or None
-        self.name_keys = name_keys
-        directory = os.path.dirname(os.path.abspath(path))
-        self.directory = directory
-        self.database = os.path.join(directory, settings.get("database", "ipupdate.sqlite"))
-        # Hooks: a [name:NAME] section overrides the [ipupdate] setting, one by one.
-        self.hook = (program_path(directory, settings.get("on_change", "")),
-                     parse_seconds("hook_timeout", settings.get(
-                         "hook_timeout", str(DEFAULT_HOOK_TIMEOUT_S))))
-        self.name_hooks = {}
-        for name, options in (name_settings or {}).items():
-            self.name_hooks[name.lower()] = (
-                program_path(directory, options["on_change"]) if "on_change" in options
-                else self.hook[0],
-                parse_seconds("hook_timeout in [name:%s]" % name, options["hook_timeout"])
-                if "hook_timeout" in options else self.hook[1])
-        self.window_s = parse_seconds("window", settings.get("window", str(DEFAULT_WINDOW_S)))
-        self.stale_after_s = parse_seconds("stale_after", settings.get(
+        def get(setting, default=""):
+            return settings.get(setting, default)
+
+        def where(section, entry=None):
+            return "config file %s: %s: " % (path, config_line(lines, section, entry))
+
+        self.path, self.name_keys = path, name_keys
+        self.directory = os.path.dirname(os.path.abspath(path))
+        self.secret = get("secret") or None
+        self.database = os.path.join(self.directory, get("database", "ipupdate.sqlite"))
+        self.window_s = parse_seconds("window", get("window", str(DEFAULT_WINDOW_S)))
+        self.stale_after_s = parse_seconds("stale_after", get(
             "stale_after", str(DEFAULT_STALE_AFTER_S)))
-        self.timezone = settings.get("timezone", "UTC").strip() or "UTC"
-        self.trusted_proxies = parse_networks(settings.get("trusted_proxies", ""), (
-            "config file %s: %s: trusted_proxies" % (path, config_line(
-                lines, "ipupdate", "trusted_proxies"))) if lines else "trusted_proxies")
-        self.view_key = settings.get("view_key") or None
-        # The refused-attempt log and the rate limit built on it; 0 turns either off.
-        self.refused_log_rows = parse_count("refused_log_rows", settings.get(
+        self.timezone = get("timezone", "UTC").strip() or "UTC"
+        self.trusted_proxies = parse_networks(get("trusted_proxies"), where(
+            "ipupdate", "trusted_proxies") + "trusted_proxies")
+        self.refused_log_rows = parse_count("refused_log_rows", get(
             "refused_log_rows", str(DEFAULT_REFUSED_LOG_ROWS)))
-        self.max_refusals_per_minute = parse_count("max_refusals_per_minute", settings.get(
+        self.max_refusals_per_minute = parse_count("max_refusals_per_minute", get(
             "max_refusals_per_minute", str(DEFAULT_MAX_REFUSALS_PER_MINUTE)))
-        if settings.get("allow_short_secrets", "no").strip().lower() not in (
-                "yes", "true", "on", "1"):
-            # By line, never by name: a key left alone on a line as 'KEY=' reads
-            # as a name with an empty or short key.
+        for flag in ("dyndns2_allow_plain_http", "dyndns2_trust_myip",
+                     # A proxy that does not set X-Forwarded-Proto passes on the
+                     # client's own: believed only when the owner says it does.
+                     "proxy_sets_forwarded_proto"):
+            setattr(self, flag, parse_flag(flag, get(flag, "no")))
+        # Hooks: a [name:NAME] section overrides the [ipupdate] setting, one by one.
+        self.hook = (program_path(self.directory, get("on_change")), parse_seconds(
+            "hook_timeout", get("hook_timeout", str(DEFAULT_HOOK_TIMEOUT_S))))
+        self.name_hooks = dict((name, (
+            program_path(self.directory, options["on_change"]) if "on_change" in options
+            else self.hook[0],
+            parse_seconds("hook_timeout in [name:%s]" % name, options["hook_timeout"])
+            if "hook_timeout" in options else self.hook[1]))
+            for name, (_, options) in name_settings.items())
+        if not parse_flag("allow_short_secrets", get("allow_short_secrets", "no")):
+            # By line, never by name: 'KEY=' alone reads as a name with a short key.
             short = [label for label, key in [("secret", self.secret)] + [
-                ("config file %s: %s: key" % (path, config_line(lines, "names", name)), key)
-                for name, key in sorted(name_keys.items())]
+                (where("names", name) + "key", key) for name, key in sorted(name_keys.items())]
                 if key is not None and len(key) < MIN_SECRET_CHARS]
             if short:
-                raise ConfigError("%s shorter than %d characters (make one with "
-                                  "'ipupdate_server.py genkey', or set allow_short_secrets "
-                                  "= yes)" % (short[0], MIN_SECRET_CHARS))
-        # dyndns2, off unless a [dyndns2] section enables names: {name in lower
-        # case: (name as written, password)}. Hostnames are case-insensitive.
-        self.dyndns2 = dyndns2_entries(dyndns2_passwords or {},
-                                       [self.secret] + list(name_keys.values()), path, lines)
-        # The view key travels in URLs (and so into access logs and browser
-        # histories) and in basic auth: it must be long (allow_short_secrets is
-        # for the original's old passwords, which a view key never was) and be
-        # no key or password that can change a record.
+                raise ConfigError("%s %s, or set allow_short_secrets = yes)"
+                                  % (short[0], SHORT_SECRET))
+        # dyndns2 passwords cross the network as they are, and routers keep
+        # them: ipupdate_dyndns2.py holds them to their own rules.
+        self.dyndns2 = dyndns2_module().config_entries(
+            sections["dyndns2"], [self.secret] + list(name_keys.values()), where, lines
+        ) if "dyndns2" in sections else {}
+        # The view key travels in URLs (so into access logs and browser
+        # histories): long, whatever allow_short_secrets says, and no key or
+        # password that can change a record.
+        self.view_key = get("view_key") or None
         if self.view_key is not None:
-            where = "config file %s: %s: view_key" % (path, config_line(
-                lines, "ipupdate", "view_key"))
+            here = where("ipupdate", "view_key") + "view_key"
             if len(self.view_key) < MIN_SECRET_CHARS:
-                raise ConfigError("%s shorter than %d characters (make one with "
-                                  "'ipupdate_server.py genkey'; allow_short_secrets does not "
-                                  "apply to it)" % (where, MIN_SECRET_CHARS))
+                raise ConfigError("%s %s; allow_short_secrets does not apply to it)"
+                                  % (here, SHORT_SECRET))
             used = ([("ipupdate", "secret")] if self.view_key == self.secret else []) + [
                 ("names", name) for name, key in sorted(name_keys.items())
-                if key == self.view_key] + [
-                ("dyndns2", name) for name, password in sorted(self.dyndns2.values())
-                if password == self.view_key]
+                if key == self.view_key] + [("dyndns2", name) for name, password in
+                                            sorted(self.dyndns2.values())
+                                            if password == self.view_key]
             if used:
                 raise ConfigError("%s is also used on %s: give the viewer a key of its own (it "
                                   "ends up in URLs and access logs, and must never change a "
-                                  "record)" % (where, config_line(lines, *used[0])))
-        self.dyndns2_allow_plain_http = parse_flag("dyndns2_allow_plain_http", settings.get(
-            "dyndns2_allow_plain_http", "no"))
-        self.dyndns2_trust_myip = parse_flag("dyndns2_trust_myip", settings.get(
-            "dyndns2_trust_myip", "no"))
-        # A proxy that does not set X-Forwarded-Proto passes on the client's own:
-        # believed only when the owner says the trusted proxies set it.
-        self.proxy_sets_forwarded_proto = parse_flag(
-            "proxy_sets_forwarded_proto", settings.get("proxy_sets_forwarded_proto", "no"))
+                                  "record)" % (here, config_line(lines, *used[0])))
 
     def key_for(self, name):
         """The key that signs messages of `name` (any letter case): its own if
@@ -469,88 +491,7 @@ class Config(object):
 
 def program_path(directory, text):
     """A hook program: None when empty; a relative path is relative to the config file."""
-    text = text.strip()
-    return os.path.join(directory, text) if text else None
-
-
-def parse_seconds(setting, text):
-    """'300', '300s', '90m', '3h', '2d' -> seconds."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    scale = units.get(text[-1:], None)
-    digits = text[:-1] if scale else text
-    if not digits.isdigit() or int(digits) == 0:
-        raise ConfigError("%s must be a positive number of seconds (or with s, m, h, d)"
-                          % setting)
-    return int(digits) * (scale or 1)
-
-
-def parse_count(setting, text):
-    """'1000' -> 1000; 0 is allowed (it turns the feature off)."""
-    text = text.strip()
-    if not text or not set(text) <= DIGITS or len(text) > 9:
-        raise ConfigError("%s must be a whole number (0 turns it off)" % setting)
-    return int(text)
-
-
-def parse_flag(setting, text):
-    """yes/no (true/false, on/off, 1/0). Anything else is an error, not a guess."""
-    value = {"yes": True, "true": True, "on": True, "1": True,
-             "no": False, "false": False, "off": False, "0": False}.get(text.strip().lower())
-    if value is None:
-        raise ConfigError("%s must be yes or no" % setting)
-    return value
-
-
-def dyndns2_entries(passwords, keys, path="", lines=None):
-    """{name in lower case: (name, password)} from the [dyndns2] section.
-
-    A dyndns2 password crosses the network as it is, at every update (HTTP
-    basic auth), and routers keep it in their own settings: so it must be long
-    (whatever allow_short_secrets says, which exists for the original's old
-    passwords), and never one of the keys of the ipupdate protocol, which
-    never leave their machines.
-    Errors name the line (`lines`, from read_ini()), never the entry: a key
-    left alone on a line as 'KEY=' reads as a name with an empty password.
-    """
-    entries = {}
-    lines = lines or {}
-    for name, password in sorted(passwords.items(),
-                                 key=lambda item: (lines.get(("dyndns2", item[0]), 0), item)):
-        where = "config file %s: %s: " % (path, config_line(lines, "dyndns2", name))
-        try:
-            check_name(name)
-        except Refused:
-            raise ConfigError(where + NOT_A_NAME)
-        if name.lower() in entries:
-            first = lines.get(("dyndns2", entries[name.lower()][0]))
-            raise ConfigError(where + "this name and that on %s differ only in letter case "
-                              "(hostnames are case-insensitive)"
-                              % ("line %d" % first if first else "another line"))
-        if len(password) < MIN_SECRET_CHARS:
-            raise ConfigError(where + "password shorter than %d characters (make one with "
-                                      "'ipupdate_server.py genkey')" % MIN_SECRET_CHARS)
-        if password in keys:
-            raise ConfigError(where + "password is also a key in [ipupdate] or [names]: give "
-                                      "dyndns2 a password of its own (its clients send it as "
-                                      "it is, and the key must never leave its machines)")
-        entries[name.lower()] = (name, password)
-    return entries
-
-
-def parse_networks(text, setting="trusted_proxies"):
-    """Addresses and networks, separated by spaces or commas. An error counts
-    the entries rather than quoting one: it may hold a value pasted there."""
-    if not text.strip():
-        return ()
-    import ipaddress  # lazy: only configs with trusted proxies pay for it
-    networks = []
-    for number, item in enumerate(text.replace(",", " ").split(), 1):
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ConfigError("%s: entry %d is not an address or network" % (setting, number))
-    return tuple(networks)
+    return os.path.join(directory, text.strip()) if text.strip() else None
 
 
 def find_config_path(environ=None):
@@ -561,53 +502,6 @@ def find_config_path(environ=None):
         return path
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.normpath(os.path.join(here, CONFIG_DEFAULT_RELATIVE))
-
-
-def read_ini(text, path):
-    """({section: {setting: value}}, {(section, setting): line number}) from
-    INI text; a section's header has the setting None. Read as configparser
-    reads it (delimiter '=' or ':', full-line '#' or ';' comments, names kept
-    as written, no interpolation), but stricter: a value must fit on its line
-    and nothing may appear twice.
-
-    Not configparser itself: it imports re, enum and collections, which cost
-    a CGI request more than everything else it does (docs/PERFORMANCE.md).
-    tests/test_config.py checks this against configparser on the same files.
-    Error messages name lines and sections, never quote a line: it may hold a
-    key. The line numbers are for load_config(), to do the same.
-    """
-    sections, lines, current = {}, {}, None
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped[0] in "#;":
-            continue
-        where = "config file %s: line %d" % (path, number)
-        if current is not None and stripped[0] != "[":
-            where += " in [%s]" % printable(current)
-        if line[0] in " \t":
-            raise ConfigError(where + " is indented (a value must fit on one line)")
-        if stripped[0] == "[":
-            if not stripped.endswith("]") or len(stripped) < 3:
-                raise ConfigError(where + ": cannot parse it")
-            current = stripped[1:-1]
-            if current in sections:
-                raise ConfigError(where + ": section [%s] appears twice" % printable(current))
-            sections[current] = {}
-            lines[(current, None)] = number
-            continue
-        if current is None:
-            raise ConfigError(where + " comes before any [section]")
-        cut = min(position for position in (stripped.find("="), stripped.find(":"),
-                                            len(stripped)) if position >= 0)
-        setting, value = stripped[:cut].rstrip(), stripped[cut + 1:].lstrip()
-        if cut == len(stripped) or not setting:
-            raise ConfigError(where + ": cannot parse it (expected 'setting = value')")
-        if setting in sections[current]:
-            raise ConfigError(where + ": %s appears twice (first on line %d)" % (
-                quoted_setting(setting) or "an entry", lines[(current, setting)]))
-        sections[current][setting] = value
-        lines[(current, setting)] = number
-    return sections, lines
 
 
 def case_folded(entries, section, path, lines):
@@ -627,6 +521,7 @@ def case_folded(entries, section, path, lines):
 
 
 def load_config(path):
+    """The Config of the file at `path`, checked whole, or ConfigError."""
     try:
         with open(path, encoding="utf-8") as config_file:
             sections, lines = read_ini(config_file.read(), path)
@@ -636,67 +531,61 @@ def load_config(path):
         raise ConfigError("config file %s is not UTF-8" % path)
     if "ipupdate" not in sections:
         raise ConfigError("config file %s has no [ipupdate] section" % path)
-    # Errors give the file, the line and the section, and quote a setting
-    # only when it looks like one of ours (quoted_setting()): never a value,
-    # nor an entry of [names] or [dyndns2], which may be a key left on a line.
-    name_settings, name_sections = {}, {}
+
+    def where(section, entry=None):
+        return "config file %s: %s: " % (path, config_line(lines, section, entry))
+
+    name_settings = {}  # name in lower case: (its section, its settings)
     for section in sections:
-        where = "config file %s: %s: " % (path, config_line(lines, section))
+        name = section[len("name:"):]
+        if section.startswith("name:") and name.lower() in name_settings:
+            raise ConfigError(where(section) + "sections [%s] and [name:%s] differ only in "
+                              "letter case (names are case-insensitive)"
+                              % (printable(section), printable(name.lower())))
         if section.startswith("name:"):
-            name = section[len("name:"):]
-            if name.lower() in name_settings:
-                raise ConfigError(where + "sections [%s] and [name:%s] differ only in letter "
-                                  "case (names are case-insensitive)"
-                                  % (printable(section), printable(name.lower())))
-            name_settings[name.lower()] = sections[section]
-            name_sections[name.lower()] = section
+            name_settings[name.lower()] = (section, sections[section])
         elif section not in ("ipupdate", "names", "dyndns2"):
-            raise ConfigError(where + "unknown section [%s] (expected [ipupdate], [names], "
-                              "[name:NAME], [dyndns2])" % printable(section))
+            raise ConfigError(where(section) + "unknown section [%s] (expected [ipupdate], "
+                              "[names], [name:NAME], [dyndns2])" % printable(section))
     settings = sections["ipupdate"]
     for setting in settings:
-        if setting not in Config.SETTINGS:
-            raise ConfigError("config file %s: %s: unknown setting %s" % (
-                path, config_line(lines, "ipupdate", setting),
-                quoted_setting(setting) or NOT_SHOWN))
+        if setting not in SETTINGS:
+            raise ConfigError(where("ipupdate", setting) + "unknown setting %s"
+                              % (quoted_setting(setting) or NOT_SHOWN))
     name_keys = case_folded(sections.get("names", {}), "names", path, lines)
     for name, key in sorted(name_keys.items(), key=lambda item: lines[("names", item[0])]):
-        where = "config file %s: %s: " % (path, config_line(lines, "names", name))
-        try:
-            check_name(name)
-        except Refused:
-            raise ConfigError(where + NOT_A_NAME)
+        if check_name_quietly(name) is None:
+            raise ConfigError(where("names", name) + NOT_A_NAME)
         if not key:
-            raise ConfigError(where + "the key is empty")
-    dyndns2 = sections.get("dyndns2", {})
-    if not settings.get("secret") and not name_keys and not dyndns2:
+            raise ConfigError(where("names", name) + "the key is empty")
+    dyndns2_names = set(name.lower() for name in sections.get("dyndns2", {}))
+    if not settings.get("secret") and not name_keys and not dyndns2_names:
         raise ConfigError("config file %s: set 'secret' in [ipupdate] or a key per name "
                           "in [names] (or a dyndns2 password per name in [dyndns2])" % path)
-    for name, options in sorted(name_settings.items()):
-        section = name_sections[name]
-        where = "config file %s: %s: " % (path, config_line(lines, section))
-        try:
-            check_name(name)
-        except Refused:
-            raise ConfigError(where + "[name:%s] is not a valid name" % printable(name))
+    for name, (section, options) in sorted(name_settings.items()):
+        if check_name_quietly(name) is None:
+            raise ConfigError(where(section) + "[name:%s] is not a valid name" % printable(name))
         for setting in options:
-            if setting not in Config.NAME_SETTINGS:
-                expected = "expected " + ", ".join(Config.NAME_SETTINGS)
+            if setting not in NAME_SETTINGS:
+                expected = "expected " + ", ".join(NAME_SETTINGS)
                 quoted = quoted_setting(setting)
-                raise ConfigError("config file %s: %s: unknown setting %s" % (
-                    path, config_line(lines, section, setting),
-                    "%s (%s)" % (quoted, expected) if quoted
-                    else "(not shown: it does not look like a setting name; %s)" % expected))
-        if name not in name_keys and name not in set(each.lower() for each in dyndns2) \
-                and not settings.get("secret"):
+                raise ConfigError(where(section, setting) + "unknown setting %s" % (
+                    "%s (%s)" % (quoted, expected) if quoted else
+                    "(not shown: it does not look like a setting name; %s)" % expected))
+        if name not in name_keys and name not in dyndns2_names and not settings.get("secret"):
             # Most likely a typo: a section for a name that no key can ever sign.
             raise ConfigError("config file %s: %s in [name:%s]: no key signs this name (add "
                               "it to [names], or set 'secret' in [ipupdate])"
                               % (path, config_line(lines, section), name))
-    if dyndns2 and not os.path.exists(os.path.join(os.path.dirname(os.path.abspath(
-            __file__)), "ipupdate_dyndns2.py")):
-        raise ConfigError(DYNDNS2_MISSING)  # said at once, not at a router's first request
-    return Config(path, settings, name_keys, name_settings, dyndns2, lines)
+    return Config(path, sections, lines, name_keys, name_settings)
+
+
+def check_name_quietly(name):
+    """`name` if it is a valid name, else None."""
+    try:
+        return check_name(name)
+    except Refused:
+        return None
 
 
 # ---------------------------------------------------------------------------
@@ -720,6 +609,9 @@ CREATE TABLE IF NOT EXISTS refused (id INTEGER PRIMARY KEY, time INTEGER, source
 CREATE INDEX IF NOT EXISTS refused_source_time ON refused (source, time);
 CREATE INDEX IF NOT EXISTS refused_name_time ON refused (name, time);
 """
+SCHEMA_OBJECTS = set(["refused", "refused_source_time", "refused_name_time"] + [
+    table + suffix for table in FAMILY_TABLES.values()
+    for suffix in ("", "_folded_name_id", "_folded_name_timestamp")])
 
 
 class DatabaseUnavailable(Exception):
@@ -729,15 +621,11 @@ class DatabaseUnavailable(Exception):
 def database_files(path, readonly):
     """Those of the database's files that exist: it, and SQLite's beside it.
 
-    None may be a symbolic link, dangling or not (a ConfigError, as nothing but
-    the owner can fix it): SQLite follows one, and would create or write the file
-    it names, where whoever planted it chose, mode 0644. A writer makes one of
-    ours that group or others may open (the original PHP version left its
-    database 0644; SQLite gives the others the database's mode) its owner's
-    alone, with a line in the error log; readers change nothing, and the next
-    update comes within minutes. Don't "simplify" this to os.path.exists(): it
-    follows links.
-    """
+    None may be a symbolic link (a ConfigError): SQLite would follow it and
+    write where whoever planted it chose. A writer makes a file of ours that
+    group or others may open its owner's alone (the original left its
+    database 0644), with a line in the error log. Not os.path.exists(): it
+    follows links."""
     import stat  # lazy, and free: os has loaded it
     found = []
     for name in (path, path + "-journal", path + "-wal", path + "-shm"):
@@ -763,29 +651,21 @@ def database_files(path, readonly):
 
 
 def open_database(path, readonly=False):
-    """A connection in autocommit mode (transactions are explicit).
-
-    A new database file is created with mode 0600 before SQLite touches it: the
+    """A connection in autocommit mode (transactions are explicit), past
+    database_files(). A new file is made 0600 before SQLite touches it: the
     history of someone's home address is nobody else's business. A read-only
-    connection never creates anything; it returns None when there is no file yet.
-    Every connection first passes database_files().
-    """
+    connection creates nothing: None when there is no file yet."""
     import sqlite3  # lazy: type=ip and --help need no database
     try:
         existing = database_files(path, readonly)
-        if readonly:
-            if path not in existing:
-                return None
-            # A writer killed in mid-commit leaves a "hot" journal, which must be
-            # rolled back before anyone can read, and a read-only connection
-            # cannot ("attempt to write a readonly database"). While a journal
-            # exists, connect read-write: the caller only reads, SQLite only
-            # restores the last committed state.
-            if path + "-journal" not in existing:
-                uri = "file:%s?mode=ro" % path.replace("?", "%3f").replace("#", "%23")
-                return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S,
-                                       isolation_level=None)
-        elif path not in existing:
+        if readonly and path not in existing:
+            return None
+        # A writer killed in mid-commit leaves a "hot" journal that a read-only
+        # connection cannot roll back: while one exists, connect read-write.
+        if readonly and path + "-journal" not in existing:
+            uri = "file:%s?mode=ro" % path.replace("?", "%3f").replace("#", "%23")
+            return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        if path not in existing:
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
@@ -817,31 +697,25 @@ class transaction(object):
 
 
 def create_schema(connection):
-    """Once per writing connection, before the request's own transaction: tables,
-    indexes, and the column `source` ('dyndns2' in rows a dyndns2 client began;
-    NULL in ours and the original's, whose INSERT names its columns). Read
-    first: a complete schema costs no lock (an empty COMMIT would wait for
-    every reader). Else one BEGIN IMMEDIATE: statement by statement, many
-    first requests at once would get "database is locked" at once."""
-    def complete():
-        present = set(row[0] for row in connection.execute("SELECT name FROM sqlite_master"))
-        return present >= set(["refused", "refused_source_time", "refused_name_time"] + [
-            table + suffix for table in FAMILY_TABLES.values()
-            for suffix in ("", "_folded_name_id", "_folded_name_timestamp")]) and all(
-            "source" in [row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)]
-            for table in FAMILY_TABLES.values())
+    """Once per writing connection, before the request's own transaction: the
+    tables, indexes, and the column `source` ('dyndns2' in rows a dyndns2
+    client began). Read first: a complete schema costs no lock. Else all in
+    one BEGIN IMMEDIATE, so that many first requests at once do not each meet
+    "database is locked"."""
+    def missing_source():
+        return [table for table in FAMILY_TABLES.values() if "source" not in [
+            row[1] for row in connection.execute("PRAGMA table_info(%s)" % table)]]
 
-    if complete():
+    present = set(row[0] for row in connection.execute("SELECT name FROM sqlite_master"))
+    if present >= SCHEMA_OBJECTS and not missing_source():
         return
     with transaction(connection):
         for statement in (SCHEMA.format(table="log_ipv4") + SCHEMA.format(table="log_ipv6")
                           + REFUSED_SCHEMA).split(";"):
             if statement.strip():
                 connection.execute(statement)
-        for table in FAMILY_TABLES.values():
-            if "source" not in [row[1] for row in connection.execute("PRAGMA table_info(%s)"
-                                                                     % table)]:
-                connection.execute("ALTER TABLE %s ADD COLUMN source VARCHAR" % table)
+        for table in missing_source():
+            connection.execute("ALTER TABLE %s ADD COLUMN source VARCHAR" % table)
 
 
 def as_int(value):
@@ -860,12 +734,11 @@ class TooManyRefusals(Refused):
 
 
 def note_refusal(config, name, peer, refusal, now, log_line, what="update"):
-    """Log a refused attempt to change a record; return what to answer:
-    `refusal`, or TooManyRefusals when the peer's source (its IPv4 address, or
-    its IPv6 /64: refusal_source()) already has
-    max_refusals_per_minute. A correctly signed, fresh update is never refused,
-    so never limited, whoever shares its address. A database that cannot be
-    written changes nothing: the refusal stands, and the error log says why."""
+    """Log a refused attempt to change a record (`name` None: a wrong view key);
+    return what to answer: `refusal`, or TooManyRefusals when the peer's source
+    already has max_refusals_per_minute. A correctly signed, fresh update is
+    never refused, so never limited, whoever shares its address. A database
+    that cannot be written changes nothing: the refusal stands."""
     if not config.refused_log_rows:
         return refusal
     import sqlite3  # lazy, see open_database()
@@ -888,25 +761,25 @@ def note_refusal(config, name, peer, refusal, now, log_line, what="update"):
 
 
 def note_view_refusal(config, peer, refusal, now, log_line):
-    """A wrong view key offered to the viewer, logged and limited as
-    note_refusal() does a refused update (the row's name NULL: the viewer's
-    counts per name are of update attempts; never the key offered)."""
+    """A wrong view key, logged and limited as a refused update is."""
     return note_refusal(config, None, peer, refusal, now, log_line, "view")
 
 
 def refusal_source(peer):
     """What refusals are counted against: the IPv4 address, or the IPv6 /64, which
     one subscriber usually holds whole (else it could pick a fresh address each time)."""
-    return peer if ip_version(peer) == 4 else format_ipv6(parse_ipv6(peer) >> 64 << 64) + "/64"
+    if ip_version(peer) == 4:
+        return peer
+    import ipaddress
+    return str(ipaddress.IPv6Network(peer + "/64", strict=False))
 
 
 def record_refusal(connection, now, source, peer, name, status, reason, config):
     """Log one refusal, keeping the newest refused_log_rows; return 0, or the
-    Retry-After of a 429 when `source` is over its limit (nothing is logged
-    then). Nor is anything logged when the log as a whole took
-    REFUSAL_LOG_ROWS_PER_MINUTE rows in the last minute. The limits are read
-    first without the lock (a flood costs two indexed reads, no write), then
-    again under it (exact, however many requests run at once)."""
+    Retry-After of a 429 when `source` is over its limit (then nothing is
+    logged; nor when the whole log took REFUSAL_LOG_ROWS_PER_MINUTE rows in
+    the last minute). The limits are read first without the lock (a flood
+    costs two indexed reads, no write), then again under it (exact)."""
     def over_limit():
         """0, the Retry-After of a 429, or -1 when the log took its share."""
         count, oldest = connection.execute(
@@ -1064,11 +937,11 @@ HOOK_LOG_LINES, HOOK_LOG_BYTES = 20, 16384  # of a hook's output, at most this g
 def run_change_hook(config, change, log_line):
     """Run the name's on_change program, if any, as `PROGRAM NAME FAMILY OLD_IP
     NEW_IP` (OLD_IP "" for a first address): never through a shell, in the
-    config's directory, in a session of its own, with an environment built up,
-    never copied from ours (under CGI ours holds the request's headers, chosen
-    by its sender: an HTTP_PROXY there would steer the hook's requests). After
-    its timeout the whole session is killed, children too. Its output and any
-    failure go to `log_line`; it raises nothing: the update is stored already."""
+    config's directory, in a session of its own (killed whole after its
+    timeout), with an environment built up, never copied from ours (under CGI
+    ours holds the request's headers: an HTTP_PROXY there would steer the
+    hook's requests). Its output and failures go to `log_line`; it raises
+    nothing: the update is stored already."""
     name, family, old, new = change
     program, timeout_s = config.hook_for(name)
     if not program:
@@ -1083,8 +956,8 @@ def run_change_hook(config, change, log_line):
     env.update({"IPUPDATE_NAME": name, "IPUPDATE_FAMILY": family, "IPUPDATE_OLD_IP": old,
                 "IPUPDATE_NEW_IP": new})
     try:
-        # A file, not a pipe: a child the hook leaves running in the background
-        # may keep a pipe open long after the hook itself is done.
+        # A file, not a pipe: a child the hook leaves in the background may
+        # keep a pipe open long after the hook itself is done.
         with tempfile.TemporaryFile() as output:
             try:
                 process = subprocess.Popen(
@@ -1143,8 +1016,6 @@ STATUS_LINES = dict((int(line[:3]), line) for line in (
     "503 Service Unavailable"))
 
 
-
-
 def format_span(seconds):
     """A duration, compact and one word: 42s, 5m07s, 2h34m, 3d04h."""
     seconds = max(0, seconds)
@@ -1158,9 +1029,8 @@ def format_span(seconds):
 
 
 def query_fields(query):
-    """A QUERY_STRING as {field: value}, decoded by parse_form() and
-    single_fields(): strict, a field given twice refused. Empty pieces
-    ("a=1&&b=2&") are harmless, and common."""
+    """A QUERY_STRING as {field: value}, as strict as a POST's body; empty
+    pieces ("a=1&&b=2&") are harmless, and common."""
     try:
         raw = query.encode("ascii")
     except UnicodeEncodeError:
@@ -1173,18 +1043,14 @@ def respond(start_response, status, body, content_type="text/plain; charset=utf-
     """Every response: no-store (a home address is nothing for a cache), nosniff."""
     data = body.encode("utf-8")
     start_response(STATUS_LINES[status], [
-        ("Content-Type", content_type),
-        ("Content-Length", str(len(data))),
-        ("Cache-Control", "no-store"),
-        ("X-Content-Type-Options", "nosniff"),
-    ] + list(headers))
+        ("Content-Type", content_type), ("Content-Length", str(len(data))),
+        ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")] + list(headers))
     return [] if head_only else [data]
 
 
-# A name's history, as the viewer shows it and `check` judges it. Its newest
-# update is its row with the highest id: the original appended rows in time
-# order but accepted an older ts with a new address, so the row holding
-# MAX(timestamp) may be an older one.
+# A name's newest update is its row with the highest id: the original appended
+# rows in time order but accepted an older ts with a new address, so the row
+# holding MAX(timestamp) may be an older one.
 # The names by skip-scan: one seek per name in the (name, id) index, where
 # SELECT DISTINCT reads the whole index (40 ms, not 0.04 ms, on 1,000,000 rows).
 FIRST_NAME_SQL = "SELECT lower(MIN(name COLLATE NOCASE)) FROM {table}"
@@ -1193,20 +1059,17 @@ NEXT_NAME_SQL = ("SELECT lower(MIN(name COLLATE NOCASE)) FROM {table} "
 # Without that index (the original's tables, until our first update there) the
 # skip-scan would read the table once per name: read it once.
 ALL_NAMES_SQL = "SELECT DISTINCT lower(name) FROM {table} WHERE name IS NOT NULL"
-# A name's newest periods: the tail of its run in the (name, id) index.
 PERIODS_SQL = ("SELECT ip, first_seen, timestamp{source} FROM {table} "
                "WHERE name = ? COLLATE NOCASE ORDER BY id DESC LIMIT ?")
 
 
 def read_history(connection, name=None, depth=1):
     """[(name, {family: [(ip, first_seen, last_seen, source), ...]}), ...]:
-    every name (or `name` only) in lower case, sorted, with its `depth`
-    newest periods (at least one) per family it was heard in, newest first.
-    Names compare case-insensitively: an old database may hold one name in
-    several spellings, read as one. source is 'dyndns2' for a period a dyndns2
-    client began (column `source`, added with the first), else 'ipupdate'.
-    One read transaction (one snapshot), the caller's if it opened one.
-    Raises sqlite3.Error."""
+    every name (or `name` only) in lower case, sorted, with its `depth` newest
+    periods (at least one) per family it was heard in, newest first. source
+    is 'dyndns2' for a period a dyndns2 client began, else 'ipupdate'. One
+    read transaction (one snapshot), the caller's if it opened one. Raises
+    sqlite3.Error."""
     own = not connection.in_transaction
     if own:
         connection.execute("BEGIN")
@@ -1288,12 +1151,19 @@ def make_application(config=None, clock=time.time):
         def log_line(line):
             log(environ, line)
 
-        if environ.get("PATH_INFO") == DYNDNS2_PATH:
-            return dyndns2_application(environ, start_response, config, clock)
         peer, fields = environ.get("REMOTE_ADDR", "?"), {}
+        dyndns2 = environ.get("PATH_INFO") == DYNDNS2_PATH
         try:
-            fields = read_post(environ)
+            # The body first: a CGI program that answers before it has read its
+            # input may see its answer cut off (Apache's mod_cgid does).
+            fields = {} if dyndns2 else read_post(environ)
             active = config or load_config(find_config_path(environ))
+            if dyndns2:
+                if not active.dyndns2:
+                    raise Refused(404, "dyndns2 is not enabled on this server (no names in "
+                                       "a [dyndns2] section)")
+                return dyndns2_module().application(environ, start_response, active,
+                                                    int(clock()))
             peer = peer_address(peer, environ.get("HTTP_X_FORWARDED_FOR", ""),
                                 active.trusted_proxies)
             now = int(clock())
@@ -1322,25 +1192,13 @@ def make_application(config=None, clock=time.time):
                            headers=extra)
         except ConfigError as error:
             log_line("configuration error: %s" % error)
-            return respond(start_response, 500, "Error: server not configured")
+            return respond(start_response, 500, "911" if dyndns2 else  # all dyndns2 knows
+                           "Error: server not configured")
         except DatabaseUnavailable as error:
             log_line("database error: %s" % error)
             return respond(start_response, 503, "Error: database unavailable, try again later")
 
     return application
-
-
-def dyndns2_application(environ, start_response, config, clock):
-    """dyndns2 (at DYNDNS2_PATH) goes to ipupdate_dyndns2.py, if the config enables it."""
-    try:
-        active = config or load_config(find_config_path(environ))
-    except ConfigError as error:
-        log(environ, "configuration error: %s" % error)
-        return respond(start_response, 500, "911")
-    if not active.dyndns2:
-        return respond(start_response, 404, "Error: dyndns2 is not enabled on this server "
-                                            "(no names in a [dyndns2] section)")
-    return dyndns2_module().application(environ, start_response, active, int(clock()))
 
 
 def dyndns2_module():
@@ -1368,11 +1226,21 @@ application = make_application()
 def run_cgi(app):
     """The one request of a CGI execution (RFC 3875): a few lines instead of
     wsgiref.handlers.CGIHandler, whose imports cost more than the request."""
+    https = os.environ.get("HTTPS", "").lower() in ("on", "1")
     environ = dict(os.environ, **{
         "wsgi.input": sys.stdin.buffer, "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
         "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": True,
-        "wsgi.url_scheme": "https" if os.environ.get("HTTPS", "").lower() in ("on", "1")
-        else "http"})
+        "wsgi.url_scheme": "https" if https else "http"})
+    status, headers, body = call_application(app, environ)
+    head = "Status: %s\r\n" % status + "".join("%s: %s\r\n" % h for h in headers)
+    sys.stdout.buffer.write(head.encode("latin-1") + b"\r\n" + body)
+    sys.stdout.buffer.flush()
+
+
+def call_application(app, environ):
+    """(status line, headers, body) of `app` on `environ`; an exception is a
+    500 for the peer and a traceback for the error log. `serve`'s OSError, a
+    connection gone or too slow, passes on: there is nobody to answer."""
     response = []
 
     def start_response(status, headers, exc_info=None):
@@ -1380,13 +1248,13 @@ def run_cgi(app):
 
     try:
         body = b"".join(app(environ, start_response))
-    except Exception:
+    except Exception as error:
+        if isinstance(error, OSError) and not environ["wsgi.run_once"]:
+            raise
         import traceback  # lazy: only for the error log, never for the peer
         sys.stderr.write("ipupdate: internal error\n" + traceback.format_exc())
         body = respond(start_response, 500, "Error: internal error")[0]
-    head = "Status: %s\r\n" % response[0] + "".join("%s: %s\r\n" % h for h in response[1])
-    sys.stdout.buffer.write(head.encode("latin-1") + b"\r\n" + body)
-    sys.stdout.buffer.flush()
+    return response[0], response[1], body
 
 
 def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
@@ -1401,13 +1269,11 @@ def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
     import socketserver
 
     class RequestReader(io.RawIOBase):
+        """The socket, read against the request's deadline and byte budget."""
+
         def __init__(self, connection):
             io.RawIOBase.__init__(self)
             self.connection = connection
-            self.next_request()
-
-        def next_request(self):
-            self.deadline, self.budget = time.monotonic() + timeout_s, MAX_REQUEST_BYTES
 
         def readable(self):
             return True
@@ -1435,8 +1301,9 @@ def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
             self.reader = RequestReader(self.connection)
             self.rfile = io.BufferedReader(self.reader)
 
-        def handle_one_request(self):
-            self.reader.next_request()  # the limits count per request
+        def handle_one_request(self):  # the limits count per request
+            self.reader.deadline = time.monotonic() + timeout_s
+            self.reader.budget = MAX_REQUEST_BYTES
             http.server.BaseHTTPRequestHandler.handle_one_request(self)
 
         def run_application(self):
@@ -1456,27 +1323,14 @@ def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
                 # one or passing for it (Apache's CGI and gunicorn drop these too).
                 if "_" not in header and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
                     environ[key] = environ[key] + "," + value if key in environ else value
-            response = []
-
-            def start_response(status, headers, exc_info=None):
-                response[:] = [status, headers]
-
             # Two lengths: which one a proxy in front of us went by is anyone's
             # guess (request smuggling). Refuse, and close the connection.
             two_lengths = len(self.headers.get_all("Content-Length") or ()) > 1
-            try:
-                body = b"".join(respond(start_response, 400, "Error: more than one "
-                                        "Content-Length") if two_lengths
-                                else app(environ, start_response))
-            except OSError:
-                raise  # the connection failed or timed out: nobody to answer
-            except Exception:
-                import traceback  # lazy: only for the error log, never for the peer
-                sys.stderr.write("ipupdate: internal error\n" + traceback.format_exc())
-                body = respond(start_response, 500, "Error: internal error")[0]
-            status, headers = response
-            # A refused request may leave its body unread: the connection cannot
-            # be reused after that, so close it.
+            status, headers, body = call_application(
+                (lambda environ, start_response: respond(
+                    start_response, 400, "Error: more than one Content-Length"))
+                if two_lengths else app, environ)
+            # A body left unread leaves the connection unusable: close it.
             if two_lengths or self.headers.get("Transfer-Encoding") or (
                     length not in ("", "0") and not environ.get("ipupdate.body_read")):
                 self.close_connection = True
@@ -1518,6 +1372,33 @@ def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
         pass
     finally:
         server.server_close()
+
+
+def serve_application(config):
+    """POSTs (and dyndns2's GETs) to the updates; other GETs to the viewer,
+    getip_cgi.py beside this file."""
+    updates = make_application(config)
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.append(here)  # `python3 -I` leaves the script's directory out
+    try:
+        import getip_cgi  # lazy: only `serve` shows the viewer
+        viewer = getip_cgi.make_application(config)
+    except ImportError as error:
+        if error.name != "getip_cgi":
+            raise  # the viewer is there but broken: say so, don't hide it
+
+        def viewer(environ, start_response):
+            return respond(start_response, 404, "Error: the viewer getip_cgi.py is not "
+                                                "installed beside ipupdate_server.py")
+
+    def application(environ, start_response):
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
+                environ.get("PATH_INFO") != DYNDNS2_PATH:
+            return viewer(environ, start_response)
+        return updates(environ, start_response)
+
+    return application
 
 
 # ---------------------------------------------------------------------------
@@ -1628,14 +1509,7 @@ Crontab line on the server, as the web server's user:
 """
 
 
-def main(argv):
-    # One module object for this file: the viewer and ipupdate_dyndns2.py import
-    # it by name, and would otherwise load a second copy of __main__.
-    sys.modules.setdefault("ipupdate_server", sys.modules[__name__])
-    if "GATEWAY_INTERFACE" in os.environ:
-        # Under CGI, argv may hold words of the query string (RFC 3875 4.4): ignore it.
-        run_cgi(application)
-        return 0
+def command_line_parser():
     import argparse  # lazy: a CGI request never parses a command line
     parser = argparse.ArgumentParser(
         prog="ipupdate_server.py", description=__doc__.split("\n")[0], epilog=USAGE_EXAMPLES,
@@ -1662,6 +1536,18 @@ def main(argv):
     checking.add_argument("--json", action="store_true", help="every watched name, as JSON")
     checking.add_argument("-v", "--verbose", action="store_true",
                           help="a line for names that are fine too")
+    return parser
+
+
+def main(argv):
+    # One module object for this file: the viewer and ipupdate_dyndns2.py import
+    # it by name, and would otherwise load a second copy of __main__.
+    sys.modules.setdefault("ipupdate_server", sys.modules[__name__])
+    if "GATEWAY_INTERFACE" in os.environ:
+        # Under CGI, argv may hold words of the query string (RFC 3875 4.4): ignore it.
+        run_cgi(application)
+        return 0
+    parser = command_line_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:
@@ -1692,33 +1578,6 @@ def main(argv):
                          % (args.bind, args.port, error.strerror or error))
         return 2
     return 0
-
-
-def serve_application(config):
-    """POSTs (and dyndns2's GETs) to the updates; other GETs to the viewer,
-    getip_cgi.py beside this file."""
-    updates = make_application(config)
-    here = os.path.dirname(os.path.abspath(__file__))
-    if here not in sys.path:
-        sys.path.append(here)  # `python3 -I` leaves the script's directory out
-    try:
-        import getip_cgi  # lazy: only `serve` shows the viewer
-        viewer = getip_cgi.make_application(config)
-    except ImportError as error:
-        if error.name != "getip_cgi":
-            raise  # the viewer is there but broken: say so, don't hide it
-
-        def viewer(environ, start_response):
-            return respond(start_response, 404, "Error: the viewer getip_cgi.py is not "
-                                                "installed beside ipupdate_server.py")
-
-    def application(environ, start_response):
-        if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
-                environ.get("PATH_INFO") != DYNDNS2_PATH:
-            return viewer(environ, start_response)
-        return updates(environ, start_response)
-
-    return application
 
 
 if __name__ == "__main__":
