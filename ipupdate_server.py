@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdate_server.py - record a home machine's public IP address, authenticated.
 
-About 1580 lines, standard library only, Python 3.6 to 3.13: read it before you
+About 1610 lines, standard library only, Python 3.6 to 3.13: read it before you
 trust it with a key. It answers the two POSTs of the ipupdate protocol
 (docs/PROTOCOL.md) and keeps the history in SQLite, in the original PHP
 ipupdate's schema, so an existing ipupdate.sqlite is continued as it is:
@@ -92,6 +92,13 @@ def update_message(address, name, ts):
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
 
 
+def outcome_message(outcome, address, name, ts, nonce, now):
+    """The signed part of the outcome line that answers an update sent with a
+    nonce. Its own prefix: no signed answer reads as a request or another answer."""
+    return "type=outcome&outcome=%s&ip=%s&name=%s&ts=%s&nonce=%s&now=%d" % (
+        outcome, address, name, ts, nonce, now)
+
+
 def basic_auth_password(authorization):
     """The password of an `Authorization: Basic ...` header (any user), or None."""
     scheme, _, credentials = authorization.strip().partition(" ")
@@ -111,11 +118,14 @@ def basic_auth_password(authorization):
 # ---------------------------------------------------------------------------
 
 class Refused(Exception):
-    """Answered with `status` and a one-line reason; `detail` is for the log only."""
+    """Answered with `status` and a one-line reason; `detail` is for the log only.
+    `outcome`: a refusal of a correctly signed update, which the answer signs
+    (`proof`, the outcome line) for a client that sent a nonce."""
 
-    def __init__(self, status, reason, detail=""):
+    def __init__(self, status, reason, detail="", outcome=None):
         Exception.__init__(self, reason)
-        self.status, self.reason, self.detail = status, reason, detail
+        self.status, self.reason, self.detail, self.outcome = status, reason, detail, outcome
+        self.proof = ""
 
 
 DIGITS = frozenset("0123456789")
@@ -850,43 +860,62 @@ def answer_ip(fields, peer, config, now):
 
 
 def answer_update(fields, peer, config, now, on_change=None):
+    """Check and store a type=update. With a nonce (our client) the answer also
+    signs its outcome, so that a client can tell a recorded update from a
+    man in the middle's "OK" (docs/PROTOCOL.md, "The signed outcome")."""
     address_text = required(fields, "ip")
     name = check_name(required(fields, "name"))
     ts_text = required(fields, "ts")
     ts = check_ts(ts_text)
     received_mac = check_mac(required(fields, "h"))
+    nonce = fields.get("nonce")
+    if nonce is not None:
+        check_nonce(nonce)
     check_address(address_text)
-    if not mac_matches(key_of(config, name), update_message(address_text, name, ts_text),
-                       received_mac):
+    key = key_of(config, name)
+    if not mac_matches(key, update_message(address_text, name, ts_text), received_mac):
         raise Refused(403, "authentication failed: wrong key for this name, or the message "
                            "was altered", "" if config.key_for(name) else "no key for this name")
-    check_window(ts, now, config.window_s)
-    if address_text != peer:
-        raise Refused(403, "the signed address %s is not the address this request "
-                           "comes from (%s)" % (address_text, peer))
-    # The MAC covers the name as sent; from here on it is its one spelling,
-    # lower case as DNS has it: history, replay floor, hooks.
-    name, family = name.lower(), ip_version(address_text)
-    connection = open_database(config.database)
+
+    def signed(outcome):
+        if nonce is None:
+            return ""
+        message = outcome_message(outcome, address_text, name, ts_text, nonce, now)
+        return "\noutcome=%s&now=%d&h=%s" % (outcome, now, sign(key, message))
+
     try:
-        outcome, previous = record_update(connection, family, name, address_text, ts)
-    finally:
-        connection.close()
+        check_window(ts, now, config.window_s)
+        if address_text != peer:
+            raise Refused(403, "the signed address %s is not the address this request "
+                               "comes from (%s)" % (address_text, peer), outcome="wrong_address")
+        # The MAC covers the name as sent; from here on it is its one spelling,
+        # lower case as DNS has it: history, replay floor, hooks.
+        family = ip_version(address_text)
+        connection = open_database(config.database)
+        try:
+            line, previous = record_update(connection, family, name.lower(), address_text, ts)
+        finally:
+            connection.close()
+    except Refused as refusal:
+        refusal.proof = signed(refusal.outcome) if refusal.outcome else ""
+        raise
     if previous is not None and on_change is not None:
         # After COMMIT and close: whatever a hook does, the update is stored and
         # no other request waits for the database lock meanwhile.
-        on_change(name, family, previous, address_text)
-    return 200, outcome
+        on_change(name.lower(), family, previous, address_text)
+    return 200, line + signed("unchanged" if previous is None else "new")
 
 
 def check_window(ts, now, window_s):
     """The message's time must be within window_s of ours: old captures go stale."""
     if ts > now + window_s:
         raise Refused(403, "timestamp %d s ahead of server clock (window %d s): "
-                           "check the client's clock" % (ts - now, window_s))
+                           "check the client's clock" % (ts - now, window_s),
+                      outcome="out_of_window")
     if ts < now - window_s:
         raise Refused(403, "timestamp %d s behind server clock (window %d s): check the "
-                           "client's clock, or this is an old message" % (now - ts, window_s))
+                           "client's clock, or this is an old message" % (now - ts, window_s),
+                      outcome="out_of_window")
 
 
 def record_update(connection, family, name, address, ts, dyndns2=False):
@@ -909,7 +938,7 @@ def record_update(connection, family, name, address, ts, dyndns2=False):
             if not dyndns2 and last_ts is not None and ts <= as_int(last_ts):
                 raise Refused(409, "replayed or out-of-order message: ts %d is not newer "
                                    "than the last accepted ts %d for this name"
-                                   % (ts, as_int(last_ts)))
+                                   % (ts, as_int(last_ts)), outcome="replayed")
             newest = connection.execute(
                 "SELECT id, ip, timestamp FROM %s WHERE name = ? COLLATE NOCASE "
                 "ORDER BY id DESC LIMIT 1" % table, (name,)).fetchone()
@@ -1188,8 +1217,8 @@ def make_application(config=None, clock=time.time):
                 log_line("refused update from %s for name '%s': %s%s" % (
                     peer, printable(fields.get("name", "")), refusal.reason,
                     " (%s)" % refusal.detail if refusal.detail else ""))
-            return respond(start_response, refusal.status, "Error: " + refusal.reason,
-                           headers=extra)
+            return respond(start_response, refusal.status, "Error: %s%s" % (
+                refusal.reason, refusal.proof), headers=extra)
         except ConfigError as error:
             log_line("configuration error: %s" % error)
             return respond(start_response, 500, "911" if dyndns2 else  # all dyndns2 knows

@@ -460,6 +460,8 @@ def judge(case, now, last_ts):
     if None in (address, name, ts, mac) or not NAME_RE.fullmatch(name) or \
             not TS_RE.fullmatch(ts) or not MAC_RE.fullmatch(mac):
         return REFUSE, None
+    if "nonce" in fields and not NONCE_RE.fullmatch(fields["nonce"]):
+        return REFUSE, None  # a nonce asks for a signed outcome: it must be one
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
