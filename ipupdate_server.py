@@ -637,6 +637,10 @@ def database_files(path, readonly):
     database 0644), with a line in the error log. Not os.path.exists(): it
     follows links."""
     import stat  # lazy, and free: os has loaded it
+    if not os.path.isdir(os.path.dirname(path)):  # a mistake to fix, not to retry
+        raise ConfigError("the database's directory %s does not exist: create it, writable "
+                          "by the user the scripts run as, or correct 'database' in the "
+                          "config" % os.path.dirname(path))
     found = []
     for name in (path, path + "-journal", path + "-wal", path + "-shm"):
         try:

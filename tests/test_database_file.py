@@ -201,3 +201,31 @@ class LooseModesAreTightenedTest(Workspace, unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AMissingDatabaseDirectoryIsAConfigErrorTest(Workspace, unittest.TestCase):
+    """A misspelt or never-created directory is the owner's to fix, not a
+    moment's trouble: 500 and the reason in the log, UNKNOWN from `check`,
+    never 503 "try again later", never "no updates recorded yet"."""
+
+    def setUp(self):
+        Workspace.setUp(self)
+        self.config = support.write_config(self.directory, body=(
+            "[ipupdate]\nsecret = %s\ndatabase = dta/ipupdate.sqlite\n\n[names]\nhome = %s\n"
+            % (KEY, HOME_KEY)))
+        self.reason = ("the database's directory %s does not exist: create it, writable by "
+                       "the user the scripts run as, or correct 'database' in the config"
+                       % os.path.join(self.directory, "dta"))
+
+    def test_update_viewer_and_check_name_the_directory(self):
+        status, text, errors = self.update(now())
+        self.assertEqual((status, text, errors), (500, "Error: server not configured",
+                                                  "ipupdate: configuration error: %s\n"
+                                                  % self.reason))
+        status, text, errors = self.view()
+        self.assertEqual((status, text, errors), (500, "Error: server not configured",
+                                                  "ipupdate: configuration error: %s\n"
+                                                  % self.reason))
+        self.assertEqual(self.run_command(support.SERVER, "check", "--config", self.config),
+                         (3, "UNKNOWN: %s\n" % self.reason, ""))
+        self.assertFalse(os.path.exists(os.path.join(self.directory, "dta")))
