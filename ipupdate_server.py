@@ -49,6 +49,7 @@ REFUSAL_WINDOW_S = 60             # ... counted over this many seconds
 REFUSAL_LOG_ROWS_PER_MINUTE = 120  # the log's share of disk writes, from all sources
 REFUSAL_BUSY_TIMEOUT_S = 1.0      # logging a refusal waits no longer for the lock
 DYNDNS2_PATH = "/nic/update"
+CHECKIP_PATH = "/checkip"         # routers' "which address am I?", as checkip.dyndns.org
 DYNDNS2_MISSING = ("the config has a [dyndns2] section, but ipupdate_dyndns2.py is not "
                    "beside ipupdate_server.py: copy it there, or remove the section")
 CONFIG_ENV = "IPUPDATE_CONFIG"
@@ -768,7 +769,7 @@ def note_refusal(config, name, peer, refusal, now, log_line, what="update"):
                 printable(refusal.reason, 200), config)
         finally:
             connection.close()
-    except (DatabaseUnavailable, sqlite3.Error) as error:
+    except (ConfigError, DatabaseUnavailable, sqlite3.Error) as error:
         log_line("refused %s not recorded: %s" % (what, error))
         return refusal
     return TooManyRefusals(retry_after_s) if retry_after_s else refusal
@@ -1186,11 +1187,16 @@ def make_application(config=None, clock=time.time):
 
         peer, fields = environ.get("REMOTE_ADDR", "?"), {}
         dyndns2 = environ.get("PATH_INFO") == DYNDNS2_PATH
+        checkip = environ.get("PATH_INFO") == CHECKIP_PATH
         try:
             # The body first: a CGI program that answers before it has read its
             # input may see its answer cut off (Apache's mod_cgid does).
-            fields = {} if dyndns2 else read_post(environ)
+            fields = {} if dyndns2 or checkip else read_post(environ)
             active = config or load_config(find_config_path(environ))
+            if checkip:  # no secret in it: the peer learns its own address
+                return respond(start_response, 200, "Current IP Address: " + peer_address(
+                    peer, environ.get("HTTP_X_FORWARDED_FOR", ""), active.trusted_proxies),
+                    head_only=environ.get("REQUEST_METHOD") == "HEAD")
             if dyndns2:
                 if not active.dyndns2:
                     raise Refused(404, "dyndns2 is not enabled on this server (no names in "
@@ -1325,7 +1331,8 @@ def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
         protocol_version, server_version = "HTTP/1.1", "ipupdate/" + VERSION
         # http.server's own refusals (a bad request line, too many headers):
         # one line of plain text like ours, not an HTML page.
-        error_content_type, error_message_format = "text/plain; charset=utf-8", "Error: %(message)s"
+        error_content_type = "text/plain; charset=utf-8"
+        error_message_format = "Error: %(message)s"
 
         def setup(self):
             http.server.BaseHTTPRequestHandler.setup(self)
@@ -1408,8 +1415,8 @@ def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
 
 
 def serve_application(config):
-    """POSTs (and dyndns2's GETs) to the updates; other GETs to the viewer,
-    getip_cgi.py beside this file."""
+    """POSTs, and the GETs of dyndns2 and checkip, to the updates; other GETs to
+    the viewer, getip_cgi.py beside this file."""
     updates = make_application(config)
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
@@ -1427,7 +1434,7 @@ def serve_application(config):
 
     def application(environ, start_response):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
-                environ.get("PATH_INFO") != DYNDNS2_PATH:
+                environ.get("PATH_INFO") not in (DYNDNS2_PATH, CHECKIP_PATH):
             return viewer(environ, start_response)
         return updates(environ, start_response)
 

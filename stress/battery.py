@@ -779,8 +779,8 @@ FAULTS = ("disk full", "read-only filesystem", "missing directory")
 
 
 def run_faults(result, transport="cgi", faults=FAULTS, seed=4):
-    """For each fault: an update before it (200), during it (503, a line in the
-    error log, no traceback; a forged update still gets its 403 and type=ip
+    """For each fault: an update before it (200), during it (503, or 500 for the
+    missing directory, a configuration error; a line in the error log, no traceback; a forged update still gets its 403 and type=ip
     its 200), and after it is fixed (200); the database intact throughout.
     Raises Unavailable when this machine cannot stage a fault asked for (a
     full disk and a read-only filesystem need a tmpfs mount: root)."""
@@ -832,7 +832,11 @@ def run_fault(result, fault, transport, disk, index, seed):
             expect("update before", reply, 200, OK_LINES[0])
             break_it(fault, workspace, disk)
             _, reply = update(2)  # refused: it must not be in the history
-            expect("update during", reply, 503, UNAVAILABLE, "ipupdate: database error: ")
+            if fault == "missing directory":  # the owner's to fix: never "try again later"
+                expect("update during", reply, 500, "Error: server not configured",
+                       "ipupdate: configuration error: the database's directory ")
+            else:
+                expect("update during", reply, 503, UNAVAILABLE, "ipupdate: database error: ")
             forged = message(name, peer, ts[0] + 1).body[:-64] + "0" * 64
             expect("forged update during", send(forged, peer), 403, None,
                    "refused update not recorded")

@@ -49,6 +49,7 @@ TESTED_RECIPES = {
     "shared-host-beside": "SharedHostTest",
     "shared-host-inside": "SharedHostTest",
     "shared-host-old-urls": "SharedHostTest",
+    "shared-host-dyndns2": "SharedHostTest",
     "nginx-cgi": "NginxCgiTest",
     "client-key": "ApacheCgiTest, NginxCgiTest, ClientSchedulingTest",
     "client-first-run": "ApacheCgiTest, NginxCgiTest",
@@ -717,6 +718,7 @@ class SharedHostTest(unittest.TestCase):
                     "        Require all granted",
                     "    </Directory>",
                     "    <Directory %s/%s>" % (home, cgi_bin),
+                    "        AllowOverride All",
                     "        Require all granted",
                     "    </Directory>",
                     "</VirtualHost>", ""]))
@@ -776,6 +778,55 @@ class SharedHostTest(unittest.TestCase):
             status, _, text = request(port, "GET", "/getip.php")
             self.assertEqual(status, 200, layout)
             self.assertRegex(text, r"(?m)^old ipv4 127\.0\.0\.1 ")
+
+    def test_ddclient_through_the_shared_host_layout(self):
+        """The dyndns2 recipe for a shared host, then the real ddclient with the
+        script's URL and our checkip: not chunked, so ddclient reads it."""
+        home, port, _ = self.customers["beside"]
+        config = os.path.join(home, "ipupdate.conf")
+        with open(config) as config_file:
+            before = config_file.read()
+        self.addCleanup(self.restore_customer, config, before, os.path.join(home, "cgi-bin"))
+        stage = tempfile.mkdtemp(prefix="stage-", dir=self.directory)
+        done = subprocess.run(interpreter_wrapper(stage) + as_web_user() + [
+            "bash", "-eu", "-c", recipe("shared-host-dyndns2", ("/usr/bin/python3",
+                                                                support.PYTHON))],
+            cwd=home, env=support.clean_env(HOME=home), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        self.assertEqual(done.returncode, 0, done.stdout)
+        password = re.search(r"home\.example\.org: ([0-9a-f]{32})$", done.stdout.decode(),
+                             re.M).group(1)
+        with open(config) as config_file:
+            text = config_file.read()
+        with open(config, "w") as config_file:  # the test speaks plain HTTP
+            config_file.write(text.replace("[ipupdate]\n", "[ipupdate]\n"
+                                           "dyndns2_allow_plain_http = yes\n", 1))
+        from tests import test_dyndns2
+        conf = test_dyndns2.ddclient_conf(port, password,
+                                          "/cgi-bin/ipupdate_server.py/nic/update")
+        conf = replace_values(conf, [("/checkip", "/cgi-bin/ipupdate_server.py/checkip")],
+                              "recipe ddclient-conf")
+        conf_path = os.path.join(self.directory, "ddclient.conf")
+        with open(conf_path, "w") as conf_file:
+            conf_file.write(conf)
+        os.chmod(conf_path, 0o600)
+        code, output, errors = run_program([
+            test_dyndns2.client_program("ddclient"), "-foreground", "-daemon=0", "-noquiet",
+            "-file", conf_path, "-cache", os.path.join(self.directory, "ddclient.cache")],
+            timeout=60)
+        self.assertEqual(code, 0, output + errors)
+        self.assertRegex(output + errors, r"SUCCESS: +updating home\.example\.org: good: IP "
+                                          r"address set to 127\.0\.0\.1")
+        self.assertEqual([row[:2] for row in rows(os.path.join(
+            home, "ipupdate-data/ipupdate.sqlite")) if row[1] == "home.example.org"],
+            [("127.0.0.1", "home.example.org")])
+
+    def restore_customer(self, config, text, cgi_bin):
+        with open(config, "w") as config_file:
+            config_file.write(text)
+        for name in (".htaccess", "ipupdate_dyndns2.py"):
+            if os.path.exists(os.path.join(cgi_bin, name)):
+                os.remove(os.path.join(cgi_bin, name))
 
     def test_cgi_bin_beside_the_document_root(self):
         self.check_customer("beside", "ipupdate.conf", "ipupdate-data/ipupdate.sqlite", [

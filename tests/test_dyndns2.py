@@ -633,7 +633,8 @@ class LazyImportTest(unittest.TestCase):
 
 def ddclient_conf(port, password, script=None):
     conf = deploy.recipe("ddclient-conf", ("daemon=300", "daemon=0"), ("ssl=yes", "ssl=no"),
-                         ("use=web, web=dyndns", "use=ip, ip=127.0.0.1"),
+                         ("web=https://example.org/checkip", "web=http://127.0.0.1:%d/checkip"
+                          % port),
                          ("server=example.org", "server=127.0.0.1:%d" % port),
                          ("PASTE-THE-DYNDNS2-PASSWORD-HERE", password))
     if script:
@@ -643,10 +644,12 @@ def ddclient_conf(port, password, script=None):
 
 
 def inadyn_conf(port, password):
-    # No TLS here, and no asking the internet for our address: it is 127.0.0.1,
-    # which inadyn would refuse as "not a valid Internet address" unless told.
+    # No TLS here; our checkip answers 127.0.0.1, which inadyn would refuse as
+    # "not a valid Internet address" unless told.
     return deploy.recipe("inadyn-conf", ("period = 300", "period = 300\nverify-address = false"),
-                         ("ssl = true", 'ssl = false\n    checkip-command = "echo 127.0.0.1"'),
+                         ("ssl = true", "ssl = false\n    checkip-ssl = false"),
+                         ("checkip-server = example.org", "checkip-server = 127.0.0.1:%d"
+                          % port),
                          ("ddns-server = example.org", "ddns-server = 127.0.0.1:%d" % port),
                          ("PASTE-THE-DYNDNS2-PASSWORD-HERE", password))
 
