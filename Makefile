@@ -18,7 +18,7 @@ test-matrix:
 ## make run: a local server on a throwaway config (prints its key)
 run:
 	@dir=$$(mktemp -d) && key=$$($(PYTHON) ipupdate_server.py genkey) && \
-	printf '[ipupdate]\nsecret = %s\ndatabase = ipupdate.sqlite\n' "$$key" > $$dir/ipupdate.conf && \
+	(umask 077 && printf '[ipupdate]\nsecret = %s\ndatabase = ipupdate.sqlite\n' "$$key" > $$dir/ipupdate.conf) && \
 	echo "config: $$dir/ipupdate.conf  key: $$key" && \
 	$(PYTHON) ipupdate_server.py serve --config $$dir/ipupdate.conf --port 8080
 

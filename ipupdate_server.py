@@ -1414,16 +1414,16 @@ def serve(app, bind, port, announce, timeout_s=REQUEST_TIMEOUT_S):
         server.server_close()
 
 
-def serve_application(config):
+def serve_application():
     """POSTs, and the GETs of dyndns2 and checkip, to the updates; other GETs to
-    the viewer, getip_cgi.py beside this file."""
-    updates = make_application(config)
+    the viewer, getip_cgi.py beside this file. Both read the config file for
+    each request, as under CGI: an edit takes effect without a restart."""
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.append(here)  # `python3 -I` leaves the script's directory out
     try:
         import getip_cgi  # lazy: only `serve` shows the viewer
-        viewer = getip_cgi.make_application(config)
+        viewer = getip_cgi.make_application()
     except ImportError as error:
         if error.name != "getip_cgi":
             raise  # the viewer is there but broken: say so, don't hide it
@@ -1432,13 +1432,13 @@ def serve_application(config):
             return respond(start_response, 404, "Error: the viewer getip_cgi.py is not "
                                                 "installed beside ipupdate_server.py")
 
-    def application(environ, start_response):
+    def route(environ, start_response):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD") and \
                 environ.get("PATH_INFO") not in (DYNDNS2_PATH, CHECKIP_PATH):
             return viewer(environ, start_response)
-        return updates(environ, start_response)
+        return application(environ, start_response)
 
-    return application
+    return route
 
 
 # ---------------------------------------------------------------------------
@@ -1607,8 +1607,10 @@ def main(argv):
     try:
         if not args.timeout > 0:  # also NaN
             raise ConfigError("--timeout must be a positive number of seconds")
-        config = load_config(args.config or find_config_path())
-        serve(serve_application(config), args.bind, args.port,
+        config_path = os.path.abspath(args.config or find_config_path())
+        load_config(config_path)  # its mistakes now, not at the first request
+        os.environ[CONFIG_ENV] = config_path  # for each request's find_config_path()
+        serve(serve_application(), args.bind, args.port,
               lambda line: print(line, flush=True), args.timeout)
     except ConfigError as error:
         sys.stderr.write("ipupdate_server.py: %s\n" % error)

@@ -1071,10 +1071,9 @@ class LocalServeRecipeTest(unittest.TestCase):
                                      "laptop: 127.0.0.1 -> OK: New IP updated"], output)
         self.assertRegex(lines[2], r"^laptop ipv4 127\.0\.0\.1 \S+$")
         self.assertEqual(lines[3:], ["127.0.0.1"])
-        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(directory, "test.key")).st_mode),
-                         0o600)
-        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(directory, "test.sqlite")).st_mode),
-                         0o600)
+        for name in ("test.key", "test.conf", "test.sqlite"):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(directory, name)).st_mode),
+                             0o600, name)
 
 
 class ReverseProxyTest(unittest.TestCase):

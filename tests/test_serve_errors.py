@@ -1,5 +1,6 @@
 """`serve` fails in one line with a usage exit code: a busy port, an address
-that is not ours. A real `ipupdate_server.py serve`."""
+that is not ours; and takes a config edit without a restart. A real
+`ipupdate_server.py serve`."""
 
 import shutil
 import socket
@@ -43,3 +44,34 @@ class ServeErrorsAreOneLineTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AConfigEditNeedsNoRestartTest(unittest.TestCase):
+    """`serve` reads its config for each request, as CGI does: a key added,
+    a mistake made and mended, each shows at the next request."""
+
+    def test_edits_take_effect_at_the_next_request(self):
+        directory = tempfile.mkdtemp(prefix="ipupdate-serve-")
+        self.addCleanup(shutil.rmtree, directory)
+        config = support.write_config(directory)
+        cabin_key = "cabin-key-4e1b9d0c7a62f385"
+        with support.LocalServer(config) as server:
+            def update(ts):
+                return support.http_request(server.host, server.port, body=support.update_body(
+                    "127.0.0.1", "cabin", ts, cabin_key))[::2]
+
+            ts = support.now()
+            self.assertEqual(update(ts)[0], 403)  # cabin has no key of its own yet
+            with open(config, "a") as config_file:
+                config_file.write("cabin = %s\n" % cabin_key)
+            self.assertEqual(update(ts + 1), (200, "OK: New IP updated"))
+            with open(config, "a") as config_file:
+                config_file.write("[nonsense]\n")
+            self.assertEqual(update(ts + 2), (500, "Error: server not configured"))
+            with open(config) as config_file:
+                mended = config_file.read().replace("[nonsense]\n", "")
+            support.write_config(directory, body=mended)
+            self.assertEqual(update(ts + 3), (200, "OK: Timestamp updated"))
+            server.stop()
+            self.assertIn("ipupdate: configuration error: config file %s: line " % config,
+                          server.stderr())
