@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdate_server.py - record a home machine's public IP address, authenticated.
 
-About 1610 lines, standard library only, Python 3.6 to 3.13: read it before you
+About 1660 lines, standard library only, Python 3.6 to 3.13: read it before you
 trust it with a key. It answers the two POSTs of the ipupdate protocol
 (docs/PROTOCOL.md) and keeps the history in SQLite, in the original PHP
 ipupdate's schema, so an existing ipupdate.sqlite is continued as it is:
@@ -1505,6 +1505,44 @@ def run_check(config_path, as_json, verbose, now):
     return result["exit_code"]
 
 
+def run_forget(config_path, name, confirmed):
+    """Remove a name's history (a test, a typo) from both families, with its
+    rows in the refused-attempt log; without `confirmed`, only say what would
+    go. The exit code: 0 done (or nothing stored), 1 not confirmed, 2 error."""
+    import sqlite3  # lazy, see open_database()
+    try:
+        config = load_config(config_path)
+        check_name(name)
+        if not os.path.exists(config.database):
+            print("%s: nothing stored, nothing to forget" % name)
+            return 0
+        connection = open_database(config.database)
+        try:
+            with transaction(connection):
+                counts = [connection.execute("SELECT COUNT(*) FROM %s WHERE name = ? COLLATE "
+                                             "NOCASE" % table, (name,)).fetchone()[0]
+                          for _, table in sorted(FAMILY_TABLES.items())]
+                if confirmed:
+                    for table in list(FAMILY_TABLES.values()) + ["refused"]:
+                        connection.execute("DELETE FROM %s WHERE name = ? COLLATE NOCASE"
+                                           % table, (name,))
+        finally:
+            connection.close()
+    except (ConfigError, DatabaseUnavailable, Refused, sqlite3.Error) as error:
+        sys.stderr.write("ipupdate_server.py: forget: %s\n" % error)
+        return 2
+    periods = "%d periods (ipv4 %d, ipv6 %d)" % (sum(counts), counts[0], counts[1])
+    if not sum(counts):
+        print("%s: nothing stored, nothing to forget" % name)
+    elif not confirmed:
+        print("%s: %s would be removed; nothing was: add --yes to remove them" % (name, periods))
+        return 1
+    else:  # a name a key still signs comes back with its next update
+        print("%s: %s removed%s" % (name, periods, "; a key still signs it: its next update "
+                                    "starts a new history" if config.key_for(name) else ""))
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Command line.
 # ---------------------------------------------------------------------------
@@ -1530,7 +1568,7 @@ CHECK_HELP = """\
 Prints one line per name that went quiet, nothing when all is well (cron mails
 output only). Watched: every name listed in [names] or with a [name:NAME]
 section (NEVER HEARD until its first update), and every name in the database
-that a key can still sign (to retire a name, remove its key, or its rows). A
+that a key can still sign (to retire a name: `forget NAME --yes`). A
 name is STALE when its newest update, in either family, is older than
 stale_after (default 3h). Times in UTC.
 
@@ -1576,6 +1614,12 @@ def command_line_parser():
     checking.add_argument("--json", action="store_true", help="every watched name, as JSON")
     checking.add_argument("-v", "--verbose", action="store_true",
                           help="a line for names that are fine too")
+    forgetting = commands.add_parser(
+        "forget", help="remove a name's history (a test, a typo) from the viewer and check")
+    forgetting.add_argument("name", metavar="NAME")
+    forgetting.add_argument("--config", help=config_help)
+    forgetting.add_argument("--yes", action="store_true", help="really remove it (without: "
+                                                              "say what would go)")
     return parser
 
 
@@ -1601,6 +1645,8 @@ def main(argv):
     if args.command == "check":
         return run_check(args.config or find_config_path(), args.json, args.verbose,
                          int(time.time()))
+    if args.command == "forget":
+        return run_forget(args.config or find_config_path(), args.name, args.yes)
     if args.command != "serve":
         parser.print_help()
         return 2
