@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdate_server.py - record a home machine's public IP address, authenticated.
 
-About 1660 lines, standard library only, Python 3.6 to 3.13: read it before you
+About 1690 lines, standard library only, Python 3.6 to 3.13: read it before you
 trust it with a key. It answers the two POSTs of the ipupdate protocol
 (docs/PROTOCOL.md) and keeps the history in SQLite, in the original PHP
 ipupdate's schema, so an existing ipupdate.sqlite is continued as it is:
@@ -1452,20 +1452,27 @@ def check_names(config, history, now):
     """The names to watch, sorted, each as a dict (the --json form): every name in
     the database that a key can still sign (one whose key was removed is
     retired, not silent), and every name the config lists ('never_heard' until
-    its first update); 'stale' when silent for longer than stale_after."""
-    newest = {}  # name: (last heard, address, family), over both families; a tie is IPv4's
-    for name, families in history:
-        family = max(sorted(families), key=lambda each: families[each][0][2])
-        newest[name] = (families[family][0][2], families[family][0][0], family)
+    its first update). A family is stale when silent for longer than
+    stale_after; the name 'stale' when all its families are, 'family_stale'
+    when one went quiet while another reports (IPv6 gone, say)."""
+    heard = dict(history)
     report = []
-    for name in sorted(set(name for name in newest if config.key_for(name) is not None)
+    for name in sorted(set(name for name in heard if config.key_for(name) is not None)
                        | config.listed_names()):
-        last_heard, address, family = newest.get(name, (None, None, None))
-        silent_s = None if last_heard is None else max(0, now - last_heard)
-        report.append({"name": name, "last_heard": last_heard, "silent_s": silent_s,
-                       "address": address, "family": FAMILY_NAMES.get(family),
-                       "state": "never_heard" if silent_s is None else
-                       "stale" if silent_s > config.stale_after_s else "ok"})
+        families = dict((FAMILY_NAMES[family], {
+            "address": periods[0][0], "last_heard": periods[0][2],
+            "silent_s": max(0, now - periods[0][2]),
+            "state": "stale" if now - periods[0][2] > config.stale_after_s else "ok"})
+            for family, periods in sorted(heard.get(name, {}).items()))
+        newest = max(sorted(families), key=lambda each: families[each]["last_heard"],
+                     default=None)  # a tie is IPv4's
+        entry = dict(families.get(newest, {"address": None, "last_heard": None,
+                                           "silent_s": None}), name=name, family=newest,
+                     families=families)
+        stale = [family for family in sorted(families) if families[family]["state"] != "ok"]
+        entry["state"] = ("never_heard" if not families else "ok" if not stale else
+                          "stale" if len(stale) == len(families) else "family_stale")
+        report.append(entry)
     return report
 
 
@@ -1495,8 +1502,16 @@ def run_check(config_path, as_json, verbose, now):
     else:  # the problems first: a monitoring system shows the first line
         for entry in sorted(report, key=lambda e: (e["state"] == "ok", e["name"])):
             name = printable(entry["name"], MAX_NAME_CHARS) or "(unnamed)"
+            quiet = [(family, each) for family, each in sorted(entry["families"].items())
+                     if each["state"] != "ok"]
             if entry["state"] == "never_heard":
                 print("NEVER HEARD %s: listed in the config, no update stored yet" % name)
+            elif entry["state"] == "family_stale":
+                print("STALE FAMILY %s: %s; %s still reports" % (name, "; ".join(
+                    "%s last heard %s UTC, %s ago, from %s" % (
+                        family, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(
+                            each["last_heard"])), format_span(each["silent_s"]),
+                        each["address"]) for family, each in quiet), entry["family"]))
             elif verbose or entry["state"] != "ok":
                 print("%s %s: last heard %s UTC, %s ago, from %s" % (
                     entry["state"].upper(), name, time.strftime(
@@ -1570,14 +1585,18 @@ output only). Watched: every name listed in [names] or with a [name:NAME]
 section (NEVER HEARD until its first update), and every name in the database
 that a key can still sign (to retire a name: `forget NAME --yes`). A
 name is STALE when its newest update, in either family, is older than
-stale_after (default 3h). Times in UTC.
+stale_after (default 3h); STALE FAMILY when one family went quiet so long
+while the other reports (forget the name to clear a family gone for good).
+Times in UTC.
 
   STALE home: last heard 2024-05-01 09:12:40 UTC, 3h05m ago, from 198.51.100.4
+  STALE FAMILY cabin: ipv6 last heard 2024-05-01 09:12:40 UTC, 3h05m ago, from
+  2001:db8::7; ipv4 still reports
   NEVER HEARD office: listed in the config, no update stored yet
 
 Exit codes (the Nagios / monitoring-plugins convention):
   0  OK        every watched name reported within stale_after
-  1  WARNING   a name is STALE or NEVER HEARD
+  1  WARNING   a name is STALE, STALE FAMILY or NEVER HEARD
   2  CRITICAL  not used: a quiet client's last address may still be right
   3  UNKNOWN   the config or the database cannot be read (printed as
                "UNKNOWN: reason"), or a wrong command line

@@ -68,8 +68,8 @@ class FreshNamesTest(CheckHarness, unittest.TestCase):
         self.assertRegex(self.check("--verbose")[1], r"^OK home: last heard %s UTC, 1m3\ds ago, "
                                                      r"from 198\.51\.100\.4\n$" % utc(ts))
 
-    def test_newest_update_over_both_families_counts(self):
-        self.store("home", "198.51.100.4", now() - STALE_AGE_S)
+    def test_both_families_fresh_is_ok_and_the_newest_is_shown(self):
+        self.store("home", "198.51.100.4", now() - 600)
         ts = now() - 30
         self.store("home", "2001:db8::7", ts, "log_ipv6")
         status, out, errors = self.check("-v")
@@ -77,6 +77,18 @@ class FreshNamesTest(CheckHarness, unittest.TestCase):
         self.assertEqual((status, errors), (0, ""))
         self.assertRegex(out, r"^OK home: last heard %s UTC, 3[0-5]s ago, from 2001:db8::7\n$"
                          % re.escape(utc(ts)))
+
+    def test_a_family_gone_quiet_while_the_other_reports_is_flagged(self):
+        quiet = now() - STALE_AGE_S
+        self.store("home", "2001:db8::7", quiet, "log_ipv6")
+        self.store("home", "198.51.100.4", now() - 30)
+        self.assertEqual(self.check(), (1, "STALE FAMILY home: ipv6 last heard %s UTC, 3h05m "
+                                           "ago, from 2001:db8::7; ipv4 still reports\n"
+                                        % utc(quiet), ""))
+        names = json.loads(self.check("--json")[1])["names"]
+        self.assertEqual([(entry["state"], entry["families"]["ipv6"]["state"],
+                           entry["families"]["ipv4"]["state"]) for entry in names],
+                         [("family_stale", "stale", "ok")])
 
     def test_silent_for_exactly_stale_after_is_not_yet_stale(self):
         self.configure("[ipupdate]\nsecret = %s\nstale_after = 1d\n" % KEY)
@@ -196,11 +208,17 @@ class JsonTest(CheckHarness, unittest.TestCase):
             "status": "WARNING", "exit_code": 1, "now": checked_at, "stale_after_s": 10800,
             "names": [
                 {"name": "home", "state": "stale", "last_heard": stale,
-                 "silent_s": checked_at - stale, "address": "198.51.100.4", "family": "ipv4"},
+                 "silent_s": checked_at - stale, "address": "198.51.100.4", "family": "ipv4",
+                 "families": {"ipv4": {"state": "stale", "last_heard": stale,
+                                       "silent_s": checked_at - stale,
+                                       "address": "198.51.100.4"}}},
                 {"name": "lab", "state": "ok", "last_heard": fresh,
-                 "silent_s": checked_at - fresh, "address": "2001:db8::7", "family": "ipv6"},
+                 "silent_s": checked_at - fresh, "address": "2001:db8::7", "family": "ipv6",
+                 "families": {"ipv6": {"state": "ok", "last_heard": fresh,
+                                       "silent_s": checked_at - fresh,
+                                       "address": "2001:db8::7"}}},
                 {"name": "office", "state": "never_heard", "last_heard": None,
-                 "silent_s": None, "address": None, "family": None},
+                 "silent_s": None, "address": None, "family": None, "families": {}},
             ]})
 
     def test_json_when_all_is_well(self):
