@@ -17,8 +17,13 @@ class DemoTest(unittest.TestCase):
         self.assertEqual((done.returncode, done.stderr.decode()), (0, ""))
         self.assertEqual(re.findall(r"^demo: 127\.0\.0\.1 -> (.*)$", out, re.M),
                          ["OK: New IP updated", "OK: Timestamp updated"])
+        # The history it stored, under headed columns: one period, seen twice.
+        self.assertRegex(out, r"(?m)^id  name  address    first seen \(UTC\)     last seen "
+                              r"\(UTC\)\n1   demo  127\.0\.0\.1  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  "
+                              r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n\n")
         self.assertRegex(out, r"(?m)^demo ipv4 127\.0\.0\.1 \S+ \S+ [12]s$")
-        self.assertIn('"name": "demo"', out)
+        self.assertRegex(out, r"(?m)^\$ curl 'http://127\.0\.0\.1:\d+/\?name=demo&format=ip'"
+                              r"\n127\.0\.0\.1\n")
 
 
 if __name__ == "__main__":

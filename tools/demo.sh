@@ -30,11 +30,34 @@ client() {
     echo "\$ ipupdater.py --url $url -n demo --password-file demo.key"
     "$PYTHON" ipupdater.py --url "$url" -n demo --password-file "$work/demo.key"
 }
+echo
+echo "== 1. the client asks the server which address it sees, then sends a signed update:"
 client
-sleep 1   # a second run within the same second would be refused as a replay
+echo
+echo "== 2. one second later, the same address: the server raises the time of the same"
+echo "      period instead of adding one (a second run within one second is a replay):"
+sleep 1
 client
-
-echo "== stored history: getip_cgi.py --history 5"
+echo
+echo "== 3. what the server stored (table log_ipv4 of its SQLite database):"
+"$PYTHON" - "$work/ipupdate.sqlite" <<'EOF'
+import sqlite3, sys, time
+rows = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT id, name, ip, first_seen, timestamp FROM log_ipv4 ORDER BY id").fetchall()
+def utc(ts):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+print("%-3s %-5s %-10s %-20s %s" % ("id", "name", "address", "first seen (UTC)",
+                                    "last seen (UTC)"))
+for row_id, name, ip, first, last in rows:
+    print("%-3s %-5s %-10s %-20s %s" % (row_id, name, ip, utc(first), utc(last)))
+EOF
+echo
+echo "== 4. the viewer, as text: name, family, address, since, last seen, how long held"
+echo "\$ getip_cgi.py --history 5"
 "$PYTHON" getip_cgi.py --config "$work/ipupdate.conf" --history 5
-echo "== the same through the server's viewer: GET ${url}?format=json"
-"$PYTHON" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + "?format=json").read().decode())' "$url"
+echo
+echo "== 5. the same through the server's viewer, as a script reads it:"
+echo "\$ curl '${url}?name=demo&format=ip'"
+"$PYTHON" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode(), end="")' "${url}?name=demo&format=ip"
+echo
+echo "Next: README.md, 'Use it' (a real server), and 'make test'."
