@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~468 lines (a tenth of them --help), standard library only, Python 3.6 to
+~460 lines (a tenth of them --help), standard library only, Python 3.6 to
 3.13. It holds your password and runs unattended from cron: read it before you
 trust it. The promise: an update goes only to the URL you gave, only for an
 address the server signed just now for this very request, and a run ends
@@ -25,7 +25,6 @@ import urllib.parse
 VERSION = "1.1"
 DEFAULT_PATH = "cgi-bin/ipupdate_server.py"
 DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S = 60.0, 600   # the whole run; cron and systemd allow minutes
-WATCHDOG_GRACE_S = 1.0            # lets the sockets' own timeouts speak first
 DEFAULT_RETRIES, MAX_RETRIES = 2, 10
 RETRY_BACKOFF_S = 1.0             # then 2 s, 4 s, ...: a retry always gets a newer ts
 CLOCK_WARNING_S = 300             # the server's default window for message times
@@ -38,13 +37,12 @@ CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to th
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
 class Failure(Exception):
-    """Stops the run: exit status `code`, one line `message`. Only network trouble
-    sets `retry` (asking again would not make a refusal true)."""
+    """Ends the run (EXIT_NETWORK: the attempt) with exit status `code`, one line."""
 
-    def __init__(self, code, message, retry=False):
+    def __init__(self, code, message):
         message += "; nothing was sent" if code == EXIT_AUTH else ""   # always true, say it
         Exception.__init__(self, message)
-        self.code, self.message, self.retry = code, message, retry
+        self.code, self.message = code, message
 
 
 # ---------------------------------------------------------------------------
@@ -167,12 +165,11 @@ def open_socket(settings, family):
             family, socket.AF_UNSPEC), socket.SOCK_STREAM)
     except socket.gaierror as error:
         what = "no IPv%d address for" % family if family else "cannot resolve"
-        raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, host, error.strerror), retry=True)
+        raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, host, error.strerror))
     error = OSError("no address to connect to")
     for address_family, kind, protocol, _, address in addresses:   # as create_connection()
         sock = socket.socket(address_family, kind, protocol)
         try:
-            sock.settimeout(max(settings.deadline - time.monotonic(), 0.01))
             sock.connect(address)
             break
         except OSError as failed:
@@ -180,20 +177,18 @@ def open_socket(settings, family):
             error = failed
     else:
         raise Failure(EXIT_NETWORK, "cannot connect to %s port %d: %s"
-                      % (host, port, reason(error)), retry=True)
+                      % (host, port, printable(error.strerror or str(error))))
     # The certificate is checked for the URL's host, whatever address answered.
     return settings.tls.wrap_socket(sock, server_hostname=host) if settings.tls else sock
 
 def post(settings, family, what, fields):
     """POST the form `fields`: the text of a 200 answer that is not an Error
-    line, else a Failure naming `what` was asked. Every socket operation gets
-    only the time left in the run."""
+    line, else a Failure naming `what` was asked."""
     host = settings.host
     connection = (http.client.HTTPSConnection(host, settings.port, context=settings.tls)
                   if settings.tls else http.client.HTTPConnection(host, settings.port))
     try:
         connection.sock = open_socket(settings, family)   # so connect() is never called
-        connection.sock.settimeout(max(settings.deadline - time.monotonic(), 0.01))
         connection.request("POST", settings.path, urllib.parse.urlencode(fields).encode(), {
             "Content-Type": "application/x-www-form-urlencoded",
             "User-Agent": "ipupdater/%s" % VERSION, "Connection": "close"})
@@ -202,17 +197,15 @@ def post(settings, family, what, fields):
     except (OSError, ssl.CertificateError, http.client.HTTPException) as error:
         # CertificateError: any bad certificate (3.7+), or a wrong host name
         # (3.6, which reports an untrusted one as CERTIFICATE_VERIFY_FAILED).
-        # Not retried: someone may be in the middle, or the server is broken.
         if (isinstance(error, ssl.CertificateError)
                 or getattr(error, "reason", None) == "CERTIFICATE_VERIFY_FAILED"):
             raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): someone "
                           "may be in the middle" % (host, printable(str(error))))
         if not isinstance(error, OSError):
             raise Failure(EXIT_NETWORK, "the answer from %s is not HTTP, or was cut short (%s)"
-                          % (host, printable(str(error).strip() or type(error).__name__, 60)),
-                          retry=True)
-        step = "TLS with %s failed" if isinstance(error, ssl.SSLError) else "no answer from %s"
-        raise Failure(EXIT_NETWORK, step % host + ": " + reason(error), retry=True)
+                          % (host, printable(str(error).strip() or type(error).__name__, 60)))
+        raise Failure(EXIT_NETWORK, "no answer from %s: %s"
+                      % (host, printable(error.strerror or str(error))))
     finally:
         connection.close()
     if len(data) > MAX_RESPONSE_BYTES:
@@ -230,22 +223,18 @@ def post(settings, family, what, fields):
         return text
     if status in (502, 503, 504):  # a proxy or the database is busy: try again later
         raise Failure(EXIT_NETWORK, "the server is unavailable for the %s (HTTP %d): %s"
-                      % (what, status, error_line or describe(text)), retry=True)
+                      % (what, status, error_line or describe(text)))
     # The original ipupdate.php answers its errors with 200.
     raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
         what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)))
 
-def reason(error):
-    """Why a connection failed, in a few words."""
-    return "timed out" if "timed out" in str(error) else printable(error.strerror or str(error))
-
 def start_watchdog(settings):
     """End the process, with exit code 3, once the run is over its --timeout."""
-    # The sockets' timeouts cannot do it alone: a server that sends a byte
+    # The one bound on the run, not socket timeouts: a server that sends a byte
     # every half second, or endless '100 Continue' lines, never leaves a socket
     # idle long enough, and a DNS lookup cannot be interrupted at all.
     def expire():
-        time.sleep(max(settings.deadline - time.monotonic(), 0) + WATCHDOG_GRACE_S)
+        time.sleep(max(settings.deadline - time.monotonic(), 0))
         os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
                      % (settings.host, settings.timeout_s)).encode())
         os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
@@ -298,8 +287,9 @@ def run(settings):
             try:
                 line = exchange(settings, family)
             except Failure as failure:
+                # Only network trouble: asking again would not make a refusal true.
                 pause_s = RETRY_BACKOFF_S * 2 ** attempt
-                if (failure.retry and attempt < settings.retries
+                if (failure.code == EXIT_NETWORK and attempt < settings.retries
                         and time.monotonic() + pause_s < settings.deadline):
                     time.sleep(pause_s)
                     continue
