@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~460 lines (a tenth of them --help), standard library only, Python 3.6 to
+~440 lines (a tenth of them --help), standard library only, Python 3.6 to
 3.13. It holds your password and runs unattended from cron: read it before you
 trust it. The promise: an update goes only to the URL you gave, only for an
 address the server signed just now for this very request, and a run ends
@@ -32,6 +32,7 @@ MAX_RESPONSE_BYTES = 65536        # our answers are under 200 bytes; an error pa
 MAX_PASSWORD_FILE_BYTES = 4096
 PASSWORD_ENV = "IPUPDATE_PASSWORD"
 CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to the local clock
+FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}   # -4, -6
 
 # Exit codes (the table in --help): success, bug, usage, network, untrusted reply, refusal.
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
@@ -40,9 +41,10 @@ class Failure(Exception):
     """Ends the run (EXIT_NETWORK: the attempt) with exit status `code`, one line."""
 
     def __init__(self, code, message):
-        message += "; nothing was sent" if code == EXIT_AUTH else ""   # always true, say it
+        if code == EXIT_AUTH:   # each such check comes before the update: say so
+            message += "; nothing was sent"
         Exception.__init__(self, message)
-        self.code, self.message = code, message
+        self.code = code
 
 
 # ---------------------------------------------------------------------------
@@ -101,11 +103,10 @@ def check_ip_reply(key, text, ts, nonce, legacy=False):
         raise Failure(EXIT_AUTH, "the address reply is signed but answers another request "
                       "(its ts or nonce is not the one sent): a replayed reply")
     address, now = values["ip"], values.get("now")
-    if not address or not set(address) <= ADDRESS_CHARS or (
-            now is not None and not (now and set(now) <= DIGITS)):
-        raise Failure(EXIT_AUTH, "the address reply is signed but malformed (%s)"
-                      % describe(text))
-    return address, (int(now) if now is not None else None)
+    now_ok = now is None or (now and set(now) <= DIGITS)
+    if not (address and set(address) <= ADDRESS_CHARS and now_ok):
+        raise Failure(EXIT_AUTH, "the address reply is signed but malformed: " + describe(text))
+    return address, (None if now is None else int(now))
 
 def printable(text, limit=160):
     """Text from the network, safe for one line of a terminal or a cron mail."""
@@ -115,16 +116,16 @@ def printable(text, limit=160):
 def describe(text):
     """A short description of a body that is not what it should be."""
     text = text.strip()
-    return ("empty" if not text else "an HTML page" if text[:1] == "<"
-            else "'%s'" % printable(text.splitlines()[0], 60))
+    if text.startswith("<"):
+        return "an HTML page"
+    return "'%s'" % printable(text.splitlines()[0], 60) if text else "empty"
 
 def format_duration(seconds):
-    """'1095 d 0 h', '3 h 12 min', '6 min 40 s': rounded to the last unit shown."""
+    """'1095 d 0 h' or '3 h 12 min', rounded to the last unit shown."""
     seconds = int(abs(seconds))
-    for big, small, units in ((86400, 3600, "d %d h"), (3600, 60, "h %d min"),
-                              (60, 1, "min %d s")):
-        if seconds >= big or small == 1:
-            return ("%d " + units) % divmod((seconds + small // 2) // small, big // small)
+    if seconds >= 86400:
+        return "%d d %d h" % divmod((seconds + 1800) // 3600, 24)
+    return "%d h %d min" % divmod((seconds + 30) // 60, 60)
 
 
 # ---------------------------------------------------------------------------
@@ -161,8 +162,7 @@ def open_socket(settings, family):
     -6), which socket.create_connection() cannot be told; TLS for https."""
     host, port = settings.host, settings.port
     try:
-        addresses = socket.getaddrinfo(host, port, {4: socket.AF_INET, 6: socket.AF_INET6}.get(
-            family, socket.AF_UNSPEC), socket.SOCK_STREAM)
+        addresses = socket.getaddrinfo(host, port, FAMILIES[family], socket.SOCK_STREAM)
     except socket.gaierror as error:
         what = "no IPv%d address for" % family if family else "cannot resolve"
         raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, host, error.strerror))
@@ -228,17 +228,15 @@ def post(settings, family, what, fields):
     raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
         what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)))
 
-def start_watchdog(settings):
-    """End the process, with exit code 3, once the run is over its --timeout."""
+def watchdog(settings):
+    """A thread's: ends the process, exit code 3, once the run is past its --timeout."""
     # The one bound on the run, not socket timeouts: a server that sends a byte
     # every half second, or endless '100 Continue' lines, never leaves a socket
     # idle long enough, and a DNS lookup cannot be interrupted at all.
-    def expire():
-        time.sleep(max(settings.deadline - time.monotonic(), 0))
-        os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
-                     % (settings.host, settings.timeout_s)).encode())
-        os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
-    threading.Thread(target=expire, daemon=True).start()
+    time.sleep(max(settings.deadline - time.monotonic(), 0))
+    os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
+                 % (settings.host, settings.timeout_s)).encode())
+    os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
 
 
 # ---------------------------------------------------------------------------
@@ -259,8 +257,9 @@ def exchange(settings, family):
     # The server judges every message by its own clock, and tells its time in
     # the signed reply: date the update by it, plus the time since. (The
     # original ipupdate.php tells none: with --legacy, the local clock.)
-    offset_s = local_now - server_now if server_now is not None else 0
-    update_ts = str(local_now - offset_s + int(time.monotonic() - received))
+    signed_now = local_now if server_now is None else server_now
+    update_ts = str(signed_now + int(time.monotonic() - received))
+    offset_s = local_now - signed_now
     if abs(offset_s) > CLOCK_WARNING_S and not settings.warned:
         settings.warned = True   # once a run, whatever the retries; even with -q
         sys.stderr.write("ipupdater: local clock is %s %s the server; using the server's time\n"
@@ -271,16 +270,16 @@ def exchange(settings, family):
     if settings.dry_run:
         return "%s -> dry run, would send: %s" % (label, urllib.parse.urlencode(update))
     text = post(settings, family, "update", update)
-    line = printable(text.splitlines()[0]) if text.strip() else ""
-    if not line.startswith("OK"):
+    if not text.startswith("OK"):
         raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
                                     "check the URL" % describe(text))
+    line = printable(text.splitlines()[0])
     return None if settings.quiet and line == "OK: Timestamp updated" else label + " -> " + line
 
 def run(settings):
     """Every family in turn, each independent of the others, all within the
     one deadline. Returns the exit code: 0, or the code of the first failure."""
-    start_watchdog(settings)
+    threading.Thread(target=watchdog, args=(settings,), daemon=True).start()
     code = EXIT_OK
     for family in settings.families:
         for attempt in range(settings.retries + 1):
@@ -294,12 +293,11 @@ def run(settings):
                     time.sleep(pause_s)
                     continue
                 sys.stderr.write("ipupdater: %s%s\n" % ("IPv%d: " % family if family else "",
-                                                        failure.message))
+                                                        failure))
                 code = code or failure.code
                 break
             if line:
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()   # before the watchdog may end the process
+                print(line, flush=True)   # before the watchdog may end the process
             break
     return code
 
@@ -358,17 +356,6 @@ LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "passw
                 "help", "version"]
 SAME_AS = {"--password": "-p", "--name": "-n", "--quiet": "-q", "--help": "-h"}
 
-def parse_options(argv):
-    """{'-p': value, '--both': '', ...}, by getopt: bundled flags (-q46),
-    attached values (-pSECRET) and unique prefixes (--dry) work."""
-    try:
-        options, rest = getopt.gnu_getopt(argv, "w:u:p:n:46qh", LONG_OPTIONS)
-    except getopt.GetoptError as error:
-        raise Failure(EXIT_USAGE, printable(str(error)))
-    if rest:
-        raise Failure(EXIT_USAGE, "unexpected argument: %s" % printable(rest[0]))
-    return dict((SAME_AS.get(option, option), value) for option, value in options)
-
 def number(given, option, default, kind, low, high):
     """The value of a numeric option, within [low, high] (a usage Failure else)."""
     try:
@@ -391,61 +378,57 @@ def read_password_file(path, allow_readable):
                               % (path, mode))
             data = password_file.read(MAX_PASSWORD_FILE_BYTES + 1)
     except OSError as error:
-        raise Failure(EXIT_USAGE, "cannot read password file %s: %s"
-                      % (path, error.strerror or error))
+        raise Failure(EXIT_USAGE, "cannot read password file %s: %s" % (path, error.strerror))
     if len(data) > MAX_PASSWORD_FILE_BYTES:
         raise Failure(EXIT_USAGE, "password file %s is over %d bytes: is it the right file?"
                       % (path, MAX_PASSWORD_FILE_BYTES))
-    data = data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Failure(EXIT_USAGE, "password file %s is not UTF-8 text" % path)
+    if data.endswith(b"\n"):   # one line ending, \n or \r\n, as printf and editors leave it
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+    return data.decode("utf-8", "surrogateescape")   # settings_from() refuses non-UTF-8
 
 def settings_from(given, environ):
     """Everything a run needs, checked, from the options and the environment."""
-    if "--url" in given and ("-w" in given or "-u" in given):
-        raise Failure(EXIT_USAGE, "give either --url or -w/-u, not both")
+    for one, other in (("--url", "-w"), ("--url", "-u"), ("-p", "--password-file")):
+        if one in given and other in given:
+            raise Failure(EXIT_USAGE, "give either %s or %s, not both" % (one, other))
     if not (given.get("--url") or given.get("-w")):
         raise Failure(EXIT_USAGE, "where is the server? give --url URL or -w HOST")
     host, port, path, tls = target(given.get("--url") or "http://%s/%s" % (
         given["-w"], given.get("-u", DEFAULT_PATH).lstrip("/")))
-    if "-p" in given and "--password-file" in given:
-        raise Failure(EXIT_USAGE, "give either -p or --password-file, not both")
-    if "--password-file" in given:
-        key = read_password_file(given["--password-file"],
-                                 "--allow-readable-password-file" in given)
-    else:
-        key = given.get("-p", environ.get(PASSWORD_ENV))
-    if key is None:
+    key = (read_password_file(given["--password-file"], "--allow-readable-password-file" in given)
+           if "--password-file" in given else given.get("-p", environ.get(PASSWORD_ENV)))
+    if not key:
         raise Failure(EXIT_USAGE, "no password: give --password-file FILE, set %s, or give "
                       "-p PASSWORD" % PASSWORD_ENV)
-    if not key:
-        raise Failure(EXIT_USAGE, "the password is empty")
-    if any("\ud800" <= c <= "\udfff" for c in key):   # undecodable bytes in argv or environ
+    # Bytes that are not UTF-8, in argv, the environment or the file, arrive as surrogates.
+    if any("\ud800" <= c <= "\udfff" for c in key):
         raise Failure(EXIT_USAGE, "the password is not valid UTF-8")
     timeout_s = number(given, "--timeout", DEFAULT_TIMEOUT_S, float, 0.1, MAX_TIMEOUT_S)
-    offset = {CLOCK_OFFSET_ENV: environ.get(CLOCK_OFFSET_ENV) or 0}   # empty: none
+    families = [family for family in (4, 6) if "-%d" % family in given or "--both" in given]
     return types.SimpleNamespace(
         host=host, port=port, path=path, tls=tls, key=key, name=given.get("-n", ""),
-        families=[family for family in (4, 6) if "-%d" % family in given
-                  or "--both" in given] or [None],
-        quiet="-q" in given, dry_run="--dry-run" in given, legacy="--legacy" in given,
-        timeout_s=timeout_s, deadline=time.monotonic() + timeout_s, warned=False,
+        families=families or [None], quiet="-q" in given, dry_run="--dry-run" in given,
+        legacy="--legacy" in given, timeout_s=timeout_s, deadline=time.monotonic() + timeout_s,
         retries=number(given, "--retries", DEFAULT_RETRIES, int, 0, MAX_RETRIES),
-        clock_offset_s=number(offset, CLOCK_OFFSET_ENV, 0, float, -10 ** 10, 10 ** 10))
+        clock_offset_s=float(environ.get(CLOCK_OFFSET_ENV) or 0), warned=False)
 
 def main(argv):
-    """Runs the client; returns the exit code."""
+    """Parses the command line and runs the client; returns the exit code."""
     try:
-        given = parse_options(argv)
+        options, rest = getopt.gnu_getopt(argv, "w:u:p:n:46qh", LONG_OPTIONS)   # -q46, --dry
+        if rest:
+            raise Failure(EXIT_USAGE, "unexpected argument: %s" % printable(rest[0]))
+        given = dict((SAME_AS.get(option, option), value) for option, value in options)
         if "-h" in given or "--version" in given:
             sys.stdout.write(HELP if "-h" in given else "ipupdater.py %s\n" % VERSION)
             return EXIT_OK
         return run(settings_from(given, os.environ))
+    except getopt.GetoptError as error:   # an unknown option, or one without its value
+        sys.stderr.write("ipupdater: %s (see --help)\n" % printable(str(error)))
+        return EXIT_USAGE
     except Failure as failure:
         hint = " (see --help)" if failure.code == EXIT_USAGE else ""
-        sys.stderr.write("ipupdater: %s%s\n" % (failure.message, hint))
+        sys.stderr.write("ipupdater: %s%s\n" % (failure, hint))
         return failure.code
     except KeyboardInterrupt:
         return 130
