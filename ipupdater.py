@@ -1,24 +1,13 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~440 lines (a tenth of them --help), standard library only, Python 3.6 to
-3.13. It holds your password and runs unattended from cron: read it before you
-trust it. The promise: an update goes only to the URL you gave, only for an
-address the server signed just now for this very request, and a run ends
-within --timeout, whatever the network does, so cron runs never pile up.
-
-One run, per address family:
-  1. POST type=ip&ts=T&nonce=N[&name=NAME]: "which address do you see me from?"
-     The server answers ip=ADDR&ts=T&nonce=N&now=S&h=MAC, signed with the key.
-  2. Check the MAC (in constant time) and that T and N are the ones just sent;
-     anything else stops the run before an update is sent. The original
-     ipupdate.php's reply, ip=ADDR&ts=T&h=MAC, only with --legacy.
-  3. POST type=update&ip=ADDR&name=NAME&ts=S'&h=MAC, S' being the server's time
-     S plus the seconds since its reply (a wrong local clock does not matter),
-     and print the server's one-line answer.
+About 390 lines, standard library only, Python 3.6 to 3.13. It holds your
+password and runs unattended from cron: read it before you trust it. The
+promise: an update goes only to the URL given, only for an address the server
+signed for this very request, and a run ends within --timeout whatever the
+network does. How to run it: HELP (--help); the protocol: docs/PROTOCOL.md.
 """
 
-# All cheap: http.client itself imports socket, ssl, threading, urllib.parse.
 import getopt, hashlib, hmac, http.client, os, socket, ssl, sys, threading, time, types
 import urllib.parse
 
@@ -32,34 +21,29 @@ MAX_RESPONSE_BYTES = 65536        # our answers are under 200 bytes; an error pa
 MAX_PASSWORD_FILE_BYTES = 4096
 PASSWORD_ENV = "IPUPDATE_PASSWORD"
 CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to the local clock
+ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
+DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
 FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}   # -4, -6
-
-# Exit codes (the table in --help): success, bug, usage, network, untrusted reply, refusal.
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
 class Failure(Exception):
     """Ends the run (EXIT_NETWORK: the attempt) with exit status `code`, one line."""
-
     def __init__(self, code, message):
         if code == EXIT_AUTH:   # each such check comes before the update: say so
             message += "; nothing was sent"
         Exception.__init__(self, message)
         self.code = code
 
-
-# ---------------------------------------------------------------------------
-# Protocol: the exact signed strings, built in one place, and the reply check.
-# The same functions with the same names exist in ipupdate_server.py, and
-# tests/test_vectors.py holds both to one table.
-# ---------------------------------------------------------------------------
+# === Protocol ================================================================
+# The signed strings, built here only; ipupdate_server.py has the same functions,
+# held to the same table by tests/test_vectors.py.
 
 def sign(key, message):
     """HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits."""
     return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 def ip_reply_message(address, ts, nonce=None, now=None):
-    """The signed part of a type=ip reply: ip=ADDR&ts=T&nonce=N&now=S, or
-    ip=ADDR&ts=T in the original's legacy form (no nonce)."""
+    """The signed part of a type=ip reply; without a nonce, the original's form."""
     if nonce is None:
         return "ip=%s&ts=%s" % (address, ts)
     return "ip=%s&ts=%s&nonce=%s&now=%s" % (address, ts, nonce, now)
@@ -68,13 +52,9 @@ def update_message(address, name, ts):
     """The signed part of a type=update request (NAME present even when empty)."""
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
 
-ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
-DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
-
 def check_ip_reply(key, text, ts, nonce, legacy=False):
-    """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce;
-    server_now is None in the legacy form. Failure(EXIT_AUTH) for anything the
-    server did not sign for exactly this request (MAC first: altered or stale?)."""
+    """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce, server_now
+    None in the legacy form; Failure(EXIT_AUTH) unless signed for this request."""
     pairs = [pair.partition("=") for pair in text.rstrip("\r\n").split("&")]
     fields = [field for field, _, _ in pairs]
     values = dict((field, value) for field, _, value in pairs)
@@ -83,22 +63,19 @@ def check_ip_reply(key, text, ts, nonce, legacy=False):
     elif fields == ["ip", "ts", "h"] and legacy:
         message = ip_reply_message(values["ip"], values["ts"])
     elif fields == ["ip", "ts", "h"]:
-        # Anyone may ask a server for such a reply, for his own address and any
-        # ts, and put it in place of ours: he would choose the address we record.
+        # Anyone may get one signed for his own address and our ts, and swap it in.
         raise Failure(EXIT_AUTH, "the address reply is in the original ipupdate.php's form, "
                       "without the nonce sent: pass --legacy if the server really is the "
                       "original ipupdate.php")
     else:
         raise Failure(EXIT_AUTH, "the answer to the address request is not an ipupdate reply "
                       "(%s): wrong URL, or something else answered" % describe(text))
-    # compare_digest, not ==: == returns sooner the sooner the strings differ,
-    # which tells a forger, by timing, how much of a guessed MAC is right.
-    # Bytes, because compare_digest refuses non-ASCII str (a forger's choice).
+    # compare_digest, not ==, whose time tells a forger how much of a guessed MAC
+    # is right. Bytes: compare_digest refuses non-ASCII str (a forger's choice).
     if not hmac.compare_digest(sign(key, message).encode(), values["h"].encode("utf-8")):
         raise Failure(EXIT_AUTH, "the address reply fails authentication: wrong password (for "
                       "this name), or someone on the path altered the reply")
-    # A genuine reply to another request (an old one replayed, or one asked for
-    # with a chosen ts): only our ts and nonce prove this address is ours, now.
+    # Only our own ts and nonce prove a genuine reply answers us, now: no replay.
     if values["ts"] != ts or values.get("nonce", nonce) != nonce:
         raise Failure(EXIT_AUTH, "the address reply is signed but answers another request "
                       "(its ts or nonce is not the one sent): a replayed reply")
@@ -120,25 +97,14 @@ def describe(text):
         return "an HTML page"
     return "'%s'" % printable(text.splitlines()[0], 60) if text else "empty"
 
-def format_duration(seconds):
-    """'1095 d 0 h' or '3 h 12 min', rounded to the last unit shown."""
-    seconds = int(abs(seconds))
-    if seconds >= 86400:
-        return "%d d %d h" % divmod((seconds + 1800) // 3600, 24)
-    return "%d h %d min" % divmod((seconds + 30) // 60, 60)
-
-
-# ---------------------------------------------------------------------------
-# HTTP: http.client, one POST per connection. It follows no redirect and
-# reads no proxy setting, which is what we need: the server must see this
-# machine's own address, and the signed update must go only where we were told.
-# ---------------------------------------------------------------------------
+# === HTTP ====================================================================
+# http.client follows no redirect and reads no proxy setting: the server must see
+# this machine's own address, and the signed update go only where we were told.
 
 def target(url):
     """(host, port, path, TLS context or None) of the server script's URL."""
     # Spaces and control characters could end the request line or a header
-    # early (header injection); urlsplit() would also drop tabs and
-    # newlines silently. Percent-encoded, they are harmless.
+    # early (header injection); urlsplit() would drop tabs and newlines silently.
     if not all("!" <= c <= "~" for c in url):
         raise Failure(EXIT_USAGE, "the URL has spaces or control characters; percent-encode them")
     if not url.lower().startswith(("http://", "https://")):
@@ -146,8 +112,7 @@ def target(url):
     try:
         parts = urllib.parse.urlsplit(url)
         if "@" in parts.netloc:   # it would not be used, and a password is no part of a URL
-            raise Failure(EXIT_USAGE, "no user@ in the URL, please: the password goes in "
-                          "--password-file")
+            raise Failure(EXIT_USAGE, "no user@ in the URL: the password goes in --password-file")
         if not parts.hostname or parts.port == 0:   # .port: ValueError unless 0 to 65535
             raise ValueError
     except ValueError:
@@ -182,8 +147,7 @@ def open_socket(settings, family):
     return settings.tls.wrap_socket(sock, server_hostname=host) if settings.tls else sock
 
 def post(settings, family, what, fields):
-    """POST the form `fields`: the text of a 200 answer that is not an Error
-    line, else a Failure naming `what` was asked."""
+    """POST the form `fields`: the text of a 200 answer that is no Error line, else a Failure."""
     host = settings.host
     connection = (http.client.HTTPSConnection(host, settings.port, context=settings.tls)
                   if settings.tls else http.client.HTTPConnection(host, settings.port))
@@ -195,8 +159,7 @@ def post(settings, family, what, fields):
         response = connection.getresponse()
         data = response.read(MAX_RESPONSE_BYTES + 1)
     except (OSError, ssl.CertificateError, http.client.HTTPException) as error:
-        # CertificateError: any bad certificate (3.7+), or a wrong host name
-        # (3.6, which reports an untrusted one as CERTIFICATE_VERIFY_FAILED).
+        # CertificateError: any bad certificate (3.7+), a wrong host name (3.6).
         if (isinstance(error, ssl.CertificateError)
                 or getattr(error, "reason", None) == "CERTIFICATE_VERIFY_FAILED"):
             raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): someone "
@@ -213,8 +176,6 @@ def post(settings, family, what, fields):
                       "server" % (host, MAX_RESPONSE_BYTES))
     status, text = response.status, data.decode("utf-8", "replace")
     if 300 <= status < 400:
-        # Never followed: a redirect could send the signed update to a server
-        # we were not told about, and it is not what the user configured.
         raise Failure(EXIT_REFUSED, "the server redirects the %s (HTTP %d) to %s; not followed: "
                       "if that is the right place, give it with --url"
                       % (what, status, printable(response.getheader("location", "?"))))
@@ -228,35 +189,19 @@ def post(settings, family, what, fields):
     raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
         what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)))
 
-def watchdog(settings):
-    """A thread's: ends the process, exit code 3, once the run is past its --timeout."""
-    # The one bound on the run, not socket timeouts: a server that sends a byte
-    # every half second, or endless '100 Continue' lines, never leaves a socket
-    # idle long enough, and a DNS lookup cannot be interrupted at all.
-    time.sleep(max(settings.deadline - time.monotonic(), 0))
-    os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
-                 % (settings.host, settings.timeout_s)).encode())
-    os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
-
-
-# ---------------------------------------------------------------------------
-# The run: ask, check, update; per address family, with retries.
-# ---------------------------------------------------------------------------
+# === The run: ask, check, update; per address family, with retries ===========
 
 def exchange(settings, family):
     """Ask, check, update: the line to print (None under -q if unchanged)."""
     key, name = settings.key, settings.name
     ts = str(int(time.time() + settings.clock_offset_s))
-    # The nonce makes the reply ours alone: a reply recorded earlier, or one
-    # asked for by someone else, carries another nonce. 128 random bits.
-    nonce = os.urandom(16).hex()
+    nonce = os.urandom(16).hex()   # 128 random bits: a reply to any other request has another
     text = post(settings, family, "address request", [("type", "ip"), ("ts", ts),
                 ("nonce", nonce)] + ([("name", name)] if name else []))
     received, local_now = time.monotonic(), int(time.time() + settings.clock_offset_s)
     address, server_now = check_ip_reply(key, text, ts, nonce, settings.legacy)
-    # The server judges every message by its own clock, and tells its time in
-    # the signed reply: date the update by it, plus the time since. (The
-    # original ipupdate.php tells none: with --legacy, the local clock.)
+    # The server judges every message by its own clock: date the update by the
+    # time it signed, plus the time since (--legacy: it signs none, local clock).
     signed_now = local_now if server_now is None else server_now
     update_ts = str(signed_now + int(time.monotonic() - received))
     offset_s = local_now - signed_now
@@ -266,7 +211,7 @@ def exchange(settings, family):
                          % (format_duration(offset_s), "ahead of" if offset_s > 0 else "behind"))
     label = "%s: %s" % (printable(name), address) if name else address
     update = [("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
-              ("h", sign(key, update_message(address, name, update_ts)))]   # NAME even if ""
+              ("h", sign(key, update_message(address, name, update_ts)))]
     if settings.dry_run:
         return "%s -> dry run, would send: %s" % (label, urllib.parse.urlencode(update))
     text = post(settings, family, "update", update)
@@ -276,9 +221,23 @@ def exchange(settings, family):
     line = printable(text.splitlines()[0])
     return None if settings.quiet and line == "OK: Timestamp updated" else label + " -> " + line
 
+def format_duration(seconds):
+    """'1095 d 0 h' or '3 h 12 min', rounded to the last unit shown."""
+    seconds = int(abs(seconds))
+    if seconds >= 86400:
+        return "%d d %d h" % divmod((seconds + 1800) // 3600, 24)
+    return "%d h %d min" % divmod((seconds + 30) // 60, 60)
+
+def watchdog(settings):
+    """Run in a thread: ends the process, exit code 3, once the run is past its --timeout."""
+    # Not socket timeouts: a server that trickles bytes never lets one fire, nor can DNS be cut.
+    time.sleep(max(settings.deadline - time.monotonic(), 0))
+    os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
+                 % (settings.host, settings.timeout_s)).encode())
+    os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
+
 def run(settings):
-    """Every family in turn, each independent of the others, all within the
-    one deadline. Returns the exit code: 0, or the code of the first failure."""
+    """Each family in turn, within the one deadline: 0, or the first failure's code."""
     threading.Thread(target=watchdog, args=(settings,), daemon=True).start()
     code = EXIT_OK
     for family in settings.families:
@@ -301,29 +260,22 @@ def run(settings):
             break
     return code
 
-
-# ---------------------------------------------------------------------------
-# Command line.
-# ---------------------------------------------------------------------------
+# === Command line ============================================================
 
 HELP = """\
-usage: ipupdater.py (--url URL | -w HOST[:PORT] [-u PATH]) [-n NAME]
-           (--password-file FILE | -p PASSWORD) [-4] [-6] [--both] [-q]
-           [--dry-run] [--legacy] [--timeout S] [--retries N]
+usage: ipupdater.py --url URL [-n NAME] --password-file FILE [options below]
+       ipupdater.py -w HOST[:PORT] [-u PATH] [-n NAME] -p PASSWORD [...]
 
-Ask the server which address it sees (a signed reply), check it, then send a
-signed update, only to URL: no redirect is followed, no proxy used.
+Ask the server which address it sees, check its signed reply, then send a
+signed update: only to URL (no redirect, no proxy), all within --timeout.
 
   --url URL       the server script; https: certificate checked (system CAs)
   -w HOST[:PORT]  the original's form, http://HOST[:PORT]/PATH, where
   -u PATH         PATH has no leading slash (default: %(path)s)
-  --password-file FILE
-                  the server's key for NAME (or its shared secret), one
-                  trailing newline ignored; refused if others may read FILE
+  --password-file FILE  the server's key for NAME (or its shared secret), one
+                  trailing newline ignored; refused if others may read it
                   (chmod 600 it) unless --allow-readable-password-file
-  -p, --password PASSWORD
-                  works, but any user of the machine sees it with ps, and it
-                  stays in the crontab; with neither, IPUPDATE_PASSWORD is read
+  -p, --password PASSWORD  ps shows it; with neither, IPUPDATE_PASSWORD is read
   -n, --name NAME record the address under NAME (default: no name)
   -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
   -q, --quiet     print nothing when the address is unchanged (for cron)
@@ -335,10 +287,7 @@ signed update, only to URL: no redirect is followed, no proxy used.
                   4 s... apart (default %(retries)d); never after a refusal
   -h, --help; --version
 
-Example (to act on a new address, use the server's on_change hook):
-  umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' \\
-      > /home/pi/.ipupdate.key  # the server's config: [names] home = that key
-  crontab -e, and add:
+Example for crontab -e, with the key in a file only you may read (chmod 600):
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
 
 Exit codes (with -4 -6, the first failure's):
@@ -351,9 +300,8 @@ Exit codes (with -4 -6, the first failure's):
   5  the server refused the request, redirected it, or did not answer OK
 """ % dict(path=DEFAULT_PATH, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES)
 
-LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "password=",
-                "name=", "both", "dry-run", "legacy", "quiet", "timeout=", "retries=",
-                "help", "version"]
+LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "password=", "name=",
+                "both", "dry-run", "legacy", "quiet", "timeout=", "retries=", "help", "version"]
 SAME_AS = {"--password": "-p", "--name": "-n", "--quiet": "-q", "--help": "-h"}
 
 def number(given, option, default, kind, low, high):
