@@ -1,31 +1,19 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-~468 lines (a tenth of them --help), standard library only, Python 3.6 to
-3.13. It holds your password and runs unattended from cron: read it before you
-trust it. The promise: an update goes only to the URL you gave, only for an
-address the server signed just now for this very request, and a run ends
-within --timeout, whatever the network does, so cron runs never pile up.
-
-One run, per address family:
-  1. POST type=ip&ts=T&nonce=N[&name=NAME]: "which address do you see me from?"
-     The server answers ip=ADDR&ts=T&nonce=N&now=S&h=MAC, signed with the key.
-  2. Check the MAC (in constant time) and that T and N are the ones just sent;
-     anything else stops the run before an update is sent. The original
-     ipupdate.php's reply, ip=ADDR&ts=T&h=MAC, only with --legacy.
-  3. POST type=update&ip=ADDR&name=NAME&ts=S'&h=MAC, S' being the server's time
-     S plus the seconds since its reply (a wrong local clock does not matter),
-     and print the server's one-line answer.
+About 390 lines, standard library only, Python 3.6 to 3.13. It holds your
+password and runs unattended from cron: read it before you trust it. The
+promise: an update goes only to the URL given, only for an address the server
+signed for this very request, and a run ends within --timeout whatever the
+network does. How to run it: HELP (--help); the protocol: docs/PROTOCOL.md.
 """
 
-# All cheap: http.client itself imports socket, ssl, threading, urllib.parse.
 import getopt, hashlib, hmac, http.client, os, socket, ssl, sys, threading, time, types
 import urllib.parse
 
 VERSION = "1.1"
 DEFAULT_PATH = "cgi-bin/ipupdate_server.py"
 DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S = 60.0, 600   # the whole run; cron and systemd allow minutes
-WATCHDOG_GRACE_S = 1.0            # lets the sockets' own timeouts speak first
 DEFAULT_RETRIES, MAX_RETRIES = 2, 10
 RETRY_BACKOFF_S = 1.0             # then 2 s, 4 s, ...: a retry always gets a newer ts
 CLOCK_WARNING_S = 300             # the server's default window for message times
@@ -33,33 +21,29 @@ MAX_RESPONSE_BYTES = 65536        # our answers are under 200 bytes; an error pa
 MAX_PASSWORD_FILE_BYTES = 4096
 PASSWORD_ENV = "IPUPDATE_PASSWORD"
 CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to the local clock
-
-# Exit codes (the table in --help): success, bug, usage, network, untrusted reply, refusal.
+ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
+DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
+FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}   # -4, -6
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
 class Failure(Exception):
-    """Stops the run: exit status `code`, one line `message`. Only network trouble
-    sets `retry` (asking again would not make a refusal true)."""
-
-    def __init__(self, code, message, retry=False):
-        message += "; nothing was sent" if code == EXIT_AUTH else ""   # always true, say it
+    """Ends the run (EXIT_NETWORK: the attempt) with exit status `code`, one line."""
+    def __init__(self, code, message):
+        if code == EXIT_AUTH:   # each such check comes before the update: say so
+            message += "; nothing was sent"
         Exception.__init__(self, message)
-        self.code, self.message, self.retry = code, message, retry
+        self.code = code
 
-
-# ---------------------------------------------------------------------------
-# Protocol: the exact signed strings, built in one place, and the reply check.
-# The same functions with the same names exist in ipupdate_server.py, and
-# tests/test_vectors.py holds both to one table.
-# ---------------------------------------------------------------------------
+# === Protocol ================================================================
+# The signed strings, built here only; ipupdate_server.py has the same functions,
+# held to the same table by tests/test_vectors.py.
 
 def sign(key, message):
     """HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits."""
     return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 def ip_reply_message(address, ts, nonce=None, now=None):
-    """The signed part of a type=ip reply: ip=ADDR&ts=T&nonce=N&now=S, or
-    ip=ADDR&ts=T in the original's legacy form (no nonce)."""
+    """The signed part of a type=ip reply; without a nonce, the original's form."""
     if nonce is None:
         return "ip=%s&ts=%s" % (address, ts)
     return "ip=%s&ts=%s&nonce=%s&now=%s" % (address, ts, nonce, now)
@@ -68,13 +52,9 @@ def update_message(address, name, ts):
     """The signed part of a type=update request (NAME present even when empty)."""
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
 
-ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
-DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
-
 def check_ip_reply(key, text, ts, nonce, legacy=False):
-    """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce;
-    server_now is None in the legacy form. Failure(EXIT_AUTH) for anything the
-    server did not sign for exactly this request (MAC first: altered or stale?)."""
+    """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce, server_now
+    None in the legacy form; Failure(EXIT_AUTH) unless signed for this request."""
     pairs = [pair.partition("=") for pair in text.rstrip("\r\n").split("&")]
     fields = [field for field, _, _ in pairs]
     values = dict((field, value) for field, _, value in pairs)
@@ -83,31 +63,27 @@ def check_ip_reply(key, text, ts, nonce, legacy=False):
     elif fields == ["ip", "ts", "h"] and legacy:
         message = ip_reply_message(values["ip"], values["ts"])
     elif fields == ["ip", "ts", "h"]:
-        # Anyone may ask a server for such a reply, for his own address and any
-        # ts, and put it in place of ours: he would choose the address we record.
+        # Anyone may get one signed for his own address and our ts, and swap it in.
         raise Failure(EXIT_AUTH, "the address reply is in the original ipupdate.php's form, "
                       "without the nonce sent: pass --legacy if the server really is the "
                       "original ipupdate.php")
     else:
         raise Failure(EXIT_AUTH, "the answer to the address request is not an ipupdate reply "
                       "(%s): wrong URL, or something else answered" % describe(text))
-    # compare_digest, not ==: == returns sooner the sooner the strings differ,
-    # which tells a forger, by timing, how much of a guessed MAC is right.
-    # Bytes, because compare_digest refuses non-ASCII str (a forger's choice).
+    # compare_digest, not ==, whose time tells a forger how much of a guessed MAC
+    # is right. Bytes: compare_digest refuses non-ASCII str (a forger's choice).
     if not hmac.compare_digest(sign(key, message).encode(), values["h"].encode("utf-8")):
         raise Failure(EXIT_AUTH, "the address reply fails authentication: wrong password (for "
                       "this name), or someone on the path altered the reply")
-    # A genuine reply to another request (an old one replayed, or one asked for
-    # with a chosen ts): only our ts and nonce prove this address is ours, now.
+    # Only our own ts and nonce prove a genuine reply answers us, now: no replay.
     if values["ts"] != ts or values.get("nonce", nonce) != nonce:
         raise Failure(EXIT_AUTH, "the address reply is signed but answers another request "
                       "(its ts or nonce is not the one sent): a replayed reply")
     address, now = values["ip"], values.get("now")
-    if not address or not set(address) <= ADDRESS_CHARS or (
-            now is not None and not (now and set(now) <= DIGITS)):
-        raise Failure(EXIT_AUTH, "the address reply is signed but malformed (%s)"
-                      % describe(text))
-    return address, (int(now) if now is not None else None)
+    now_ok = now is None or (now and set(now) <= DIGITS)
+    if not (address and set(address) <= ADDRESS_CHARS and now_ok):
+        raise Failure(EXIT_AUTH, "the address reply is signed but malformed: " + describe(text))
+    return address, (None if now is None else int(now))
 
 def printable(text, limit=160):
     """Text from the network, safe for one line of a terminal or a cron mail."""
@@ -117,29 +93,18 @@ def printable(text, limit=160):
 def describe(text):
     """A short description of a body that is not what it should be."""
     text = text.strip()
-    return ("empty" if not text else "an HTML page" if text[:1] == "<"
-            else "'%s'" % printable(text.splitlines()[0], 60))
+    if text.startswith("<"):
+        return "an HTML page"
+    return "'%s'" % printable(text.splitlines()[0], 60) if text else "empty"
 
-def format_duration(seconds):
-    """'1095 d 0 h', '3 h 12 min', '6 min 40 s': rounded to the last unit shown."""
-    seconds = int(abs(seconds))
-    for big, small, units in ((86400, 3600, "d %d h"), (3600, 60, "h %d min"),
-                              (60, 1, "min %d s")):
-        if seconds >= big or small == 1:
-            return ("%d " + units) % divmod((seconds + small // 2) // small, big // small)
-
-
-# ---------------------------------------------------------------------------
-# HTTP: http.client, one POST per connection. It follows no redirect and
-# reads no proxy setting, which is what we need: the server must see this
-# machine's own address, and the signed update must go only where we were told.
-# ---------------------------------------------------------------------------
+# === HTTP ====================================================================
+# http.client follows no redirect and reads no proxy setting: the server must see
+# this machine's own address, and the signed update go only where we were told.
 
 def target(url):
     """(host, port, path, TLS context or None) of the server script's URL."""
     # Spaces and control characters could end the request line or a header
-    # early (header injection); urlsplit() would also drop tabs and
-    # newlines silently. Percent-encoded, they are harmless.
+    # early (header injection); urlsplit() would drop tabs and newlines silently.
     if not all("!" <= c <= "~" for c in url):
         raise Failure(EXIT_USAGE, "the URL has spaces or control characters; percent-encode them")
     if not url.lower().startswith(("http://", "https://")):
@@ -147,8 +112,7 @@ def target(url):
     try:
         parts = urllib.parse.urlsplit(url)
         if "@" in parts.netloc:   # it would not be used, and a password is no part of a URL
-            raise Failure(EXIT_USAGE, "no user@ in the URL, please: the password goes in "
-                          "--password-file")
+            raise Failure(EXIT_USAGE, "no user@ in the URL: the password goes in --password-file")
         if not parts.hostname or parts.port == 0:   # .port: ValueError unless 0 to 65535
             raise ValueError
     except ValueError:
@@ -163,16 +127,14 @@ def open_socket(settings, family):
     -6), which socket.create_connection() cannot be told; TLS for https."""
     host, port = settings.host, settings.port
     try:
-        addresses = socket.getaddrinfo(host, port, {4: socket.AF_INET, 6: socket.AF_INET6}.get(
-            family, socket.AF_UNSPEC), socket.SOCK_STREAM)
+        addresses = socket.getaddrinfo(host, port, FAMILIES[family], socket.SOCK_STREAM)
     except socket.gaierror as error:
         what = "no IPv%d address for" % family if family else "cannot resolve"
-        raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, host, error.strerror), retry=True)
+        raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, host, error.strerror))
     error = OSError("no address to connect to")
     for address_family, kind, protocol, _, address in addresses:   # as create_connection()
         sock = socket.socket(address_family, kind, protocol)
         try:
-            sock.settimeout(max(settings.deadline - time.monotonic(), 0.01))
             sock.connect(address)
             break
         except OSError as failed:
@@ -180,39 +142,33 @@ def open_socket(settings, family):
             error = failed
     else:
         raise Failure(EXIT_NETWORK, "cannot connect to %s port %d: %s"
-                      % (host, port, reason(error)), retry=True)
+                      % (host, port, printable(error.strerror or str(error))))
     # The certificate is checked for the URL's host, whatever address answered.
     return settings.tls.wrap_socket(sock, server_hostname=host) if settings.tls else sock
 
 def post(settings, family, what, fields):
-    """POST the form `fields`: the text of a 200 answer that is not an Error
-    line, else a Failure naming `what` was asked. Every socket operation gets
-    only the time left in the run."""
+    """POST the form `fields`: the text of a 200 answer that is no Error line, else a Failure."""
     host = settings.host
     connection = (http.client.HTTPSConnection(host, settings.port, context=settings.tls)
                   if settings.tls else http.client.HTTPConnection(host, settings.port))
     try:
         connection.sock = open_socket(settings, family)   # so connect() is never called
-        connection.sock.settimeout(max(settings.deadline - time.monotonic(), 0.01))
         connection.request("POST", settings.path, urllib.parse.urlencode(fields).encode(), {
             "Content-Type": "application/x-www-form-urlencoded",
             "User-Agent": "ipupdater/%s" % VERSION, "Connection": "close"})
         response = connection.getresponse()
         data = response.read(MAX_RESPONSE_BYTES + 1)
     except (OSError, ssl.CertificateError, http.client.HTTPException) as error:
-        # CertificateError: any bad certificate (3.7+), or a wrong host name
-        # (3.6, which reports an untrusted one as CERTIFICATE_VERIFY_FAILED).
-        # Not retried: someone may be in the middle, or the server is broken.
+        # CertificateError: any bad certificate (3.7+), a wrong host name (3.6).
         if (isinstance(error, ssl.CertificateError)
                 or getattr(error, "reason", None) == "CERTIFICATE_VERIFY_FAILED"):
             raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): someone "
                           "may be in the middle" % (host, printable(str(error))))
         if not isinstance(error, OSError):
             raise Failure(EXIT_NETWORK, "the answer from %s is not HTTP, or was cut short (%s)"
-                          % (host, printable(str(error).strip() or type(error).__name__, 60)),
-                          retry=True)
-        step = "TLS with %s failed" if isinstance(error, ssl.SSLError) else "no answer from %s"
-        raise Failure(EXIT_NETWORK, step % host + ": " + reason(error), retry=True)
+                          % (host, printable(str(error).strip() or type(error).__name__, 60)))
+        raise Failure(EXIT_NETWORK, "no answer from %s: %s"
+                      % (host, printable(error.strerror or str(error))))
     finally:
         connection.close()
     if len(data) > MAX_RESPONSE_BYTES:
@@ -220,8 +176,6 @@ def post(settings, family, what, fields):
                       "server" % (host, MAX_RESPONSE_BYTES))
     status, text = response.status, data.decode("utf-8", "replace")
     if 300 <= status < 400:
-        # Never followed: a redirect could send the signed update to a server
-        # we were not told about, and it is not what the user configured.
         raise Failure(EXIT_REFUSED, "the server redirects the %s (HTTP %d) to %s; not followed: "
                       "if that is the right place, give it with --url"
                       % (what, status, printable(response.getheader("location", "?"))))
@@ -230,112 +184,98 @@ def post(settings, family, what, fields):
         return text
     if status in (502, 503, 504):  # a proxy or the database is busy: try again later
         raise Failure(EXIT_NETWORK, "the server is unavailable for the %s (HTTP %d): %s"
-                      % (what, status, error_line or describe(text)), retry=True)
+                      % (what, status, error_line or describe(text)))
     # The original ipupdate.php answers its errors with 200.
     raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
         what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)))
 
-def reason(error):
-    """Why a connection failed, in a few words."""
-    return "timed out" if "timed out" in str(error) else printable(error.strerror or str(error))
-
-def start_watchdog(settings):
-    """End the process, with exit code 3, once the run is over its --timeout."""
-    # The sockets' timeouts cannot do it alone: a server that sends a byte
-    # every half second, or endless '100 Continue' lines, never leaves a socket
-    # idle long enough, and a DNS lookup cannot be interrupted at all.
-    def expire():
-        time.sleep(max(settings.deadline - time.monotonic(), 0) + WATCHDOG_GRACE_S)
-        os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
-                     % (settings.host, settings.timeout_s)).encode())
-        os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
-    threading.Thread(target=expire, daemon=True).start()
-
-
-# ---------------------------------------------------------------------------
-# The run: ask, check, update; per address family, with retries.
-# ---------------------------------------------------------------------------
+# === The run: ask, check, update; per address family, with retries ===========
 
 def exchange(settings, family):
     """Ask, check, update: the line to print (None under -q if unchanged)."""
     key, name = settings.key, settings.name
     ts = str(int(time.time() + settings.clock_offset_s))
-    # The nonce makes the reply ours alone: a reply recorded earlier, or one
-    # asked for by someone else, carries another nonce. 128 random bits.
-    nonce = os.urandom(16).hex()
+    nonce = os.urandom(16).hex()   # 128 random bits: a reply to any other request has another
     text = post(settings, family, "address request", [("type", "ip"), ("ts", ts),
                 ("nonce", nonce)] + ([("name", name)] if name else []))
     received, local_now = time.monotonic(), int(time.time() + settings.clock_offset_s)
     address, server_now = check_ip_reply(key, text, ts, nonce, settings.legacy)
-    # The server judges every message by its own clock, and tells its time in
-    # the signed reply: date the update by it, plus the time since. (The
-    # original ipupdate.php tells none: with --legacy, the local clock.)
-    offset_s = local_now - server_now if server_now is not None else 0
-    update_ts = str(local_now - offset_s + int(time.monotonic() - received))
+    # The server judges every message by its own clock: date the update by the
+    # time it signed, plus the time since (--legacy: it signs none, local clock).
+    signed_now = local_now if server_now is None else server_now
+    update_ts = str(signed_now + int(time.monotonic() - received))
+    offset_s = local_now - signed_now
     if abs(offset_s) > CLOCK_WARNING_S and not settings.warned:
         settings.warned = True   # once a run, whatever the retries; even with -q
         sys.stderr.write("ipupdater: local clock is %s %s the server; using the server's time\n"
                          % (format_duration(offset_s), "ahead of" if offset_s > 0 else "behind"))
     label = "%s: %s" % (printable(name), address) if name else address
     update = [("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
-              ("h", sign(key, update_message(address, name, update_ts)))]   # NAME even if ""
+              ("h", sign(key, update_message(address, name, update_ts)))]
     if settings.dry_run:
         return "%s -> dry run, would send: %s" % (label, urllib.parse.urlencode(update))
     text = post(settings, family, "update", update)
-    line = printable(text.splitlines()[0]) if text.strip() else ""
-    if not line.startswith("OK"):
+    if not text.startswith("OK"):
         raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
                                     "check the URL" % describe(text))
+    line = printable(text.splitlines()[0])
     return None if settings.quiet and line == "OK: Timestamp updated" else label + " -> " + line
 
+def format_duration(seconds):
+    """'1095 d 0 h' or '3 h 12 min', rounded to the last unit shown."""
+    seconds = int(abs(seconds))
+    if seconds >= 86400:
+        return "%d d %d h" % divmod((seconds + 1800) // 3600, 24)
+    return "%d h %d min" % divmod((seconds + 30) // 60, 60)
+
+def watchdog(settings):
+    """Run in a thread: ends the process, exit code 3, once the run is past its --timeout."""
+    # Not socket timeouts: a server that trickles bytes never lets one fire, nor can DNS be cut.
+    time.sleep(max(settings.deadline - time.monotonic(), 0))
+    os.write(2, ("ipupdater: no complete answer from %s within --timeout %g s: stopped\n"
+                 % (settings.host, settings.timeout_s)).encode())
+    os._exit(EXIT_NETWORK)   # our lines on stdout are flushed as they are written
+
 def run(settings):
-    """Every family in turn, each independent of the others, all within the
-    one deadline. Returns the exit code: 0, or the code of the first failure."""
-    start_watchdog(settings)
+    """Each family in turn, within the one deadline: 0, or the first failure's code."""
+    threading.Thread(target=watchdog, args=(settings,), daemon=True).start()
     code = EXIT_OK
     for family in settings.families:
         for attempt in range(settings.retries + 1):
             try:
                 line = exchange(settings, family)
             except Failure as failure:
+                # Only network trouble: asking again would not make a refusal true.
                 pause_s = RETRY_BACKOFF_S * 2 ** attempt
-                if (failure.retry and attempt < settings.retries
+                if (failure.code == EXIT_NETWORK and attempt < settings.retries
                         and time.monotonic() + pause_s < settings.deadline):
                     time.sleep(pause_s)
                     continue
                 sys.stderr.write("ipupdater: %s%s\n" % ("IPv%d: " % family if family else "",
-                                                        failure.message))
+                                                        failure))
                 code = code or failure.code
                 break
             if line:
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()   # before the watchdog may end the process
+                print(line, flush=True)   # before the watchdog may end the process
             break
     return code
 
-
-# ---------------------------------------------------------------------------
-# Command line.
-# ---------------------------------------------------------------------------
+# === Command line ============================================================
 
 HELP = """\
-usage: ipupdater.py (--url URL | -w HOST[:PORT] [-u PATH]) [-n NAME]
-           (--password-file FILE | -p PASSWORD) [-4] [-6] [--both] [-q]
-           [--dry-run] [--legacy] [--timeout S] [--retries N]
+usage: ipupdater.py --url URL [-n NAME] --password-file FILE [options below]
+       ipupdater.py -w HOST[:PORT] [-u PATH] [-n NAME] -p PASSWORD [...]
 
-Ask the server which address it sees (a signed reply), check it, then send a
-signed update, only to URL: no redirect is followed, no proxy used.
+Ask the server which address it sees, check its signed reply, then send a
+signed update: only to URL (no redirect, no proxy), all within --timeout.
 
   --url URL       the server script; https: certificate checked (system CAs)
   -w HOST[:PORT]  the original's form, http://HOST[:PORT]/PATH, where
   -u PATH         PATH has no leading slash (default: %(path)s)
-  --password-file FILE
-                  the server's key for NAME (or its shared secret), one
-                  trailing newline ignored; refused if others may read FILE
+  --password-file FILE  the server's key for NAME (or its shared secret), one
+                  trailing newline ignored; refused if others may read it
                   (chmod 600 it) unless --allow-readable-password-file
-  -p, --password PASSWORD
-                  works, but any user of the machine sees it with ps, and it
-                  stays in the crontab; with neither, IPUPDATE_PASSWORD is read
+  -p, --password PASSWORD  ps shows it; with neither, IPUPDATE_PASSWORD is read
   -n, --name NAME record the address under NAME (default: no name)
   -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
   -q, --quiet     print nothing when the address is unchanged (for cron)
@@ -347,10 +287,7 @@ signed update, only to URL: no redirect is followed, no proxy used.
                   4 s... apart (default %(retries)d); never after a refusal
   -h, --help; --version
 
-Example (to act on a new address, use the server's on_change hook):
-  umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' \\
-      > /home/pi/.ipupdate.key  # the server's config: [names] home = that key
-  crontab -e, and add:
+Example for crontab -e, with the key in a file only you may read (chmod 600):
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
 
 Exit codes (with -4 -6, the first failure's):
@@ -363,21 +300,9 @@ Exit codes (with -4 -6, the first failure's):
   5  the server refused the request, redirected it, or did not answer OK
 """ % dict(path=DEFAULT_PATH, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES)
 
-LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "password=",
-                "name=", "both", "dry-run", "legacy", "quiet", "timeout=", "retries=",
-                "help", "version"]
+LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "password=", "name=",
+                "both", "dry-run", "legacy", "quiet", "timeout=", "retries=", "help", "version"]
 SAME_AS = {"--password": "-p", "--name": "-n", "--quiet": "-q", "--help": "-h"}
-
-def parse_options(argv):
-    """{'-p': value, '--both': '', ...}, by getopt: bundled flags (-q46),
-    attached values (-pSECRET) and unique prefixes (--dry) work."""
-    try:
-        options, rest = getopt.gnu_getopt(argv, "w:u:p:n:46qh", LONG_OPTIONS)
-    except getopt.GetoptError as error:
-        raise Failure(EXIT_USAGE, printable(str(error)))
-    if rest:
-        raise Failure(EXIT_USAGE, "unexpected argument: %s" % printable(rest[0]))
-    return dict((SAME_AS.get(option, option), value) for option, value in options)
 
 def number(given, option, default, kind, low, high):
     """The value of a numeric option, within [low, high] (a usage Failure else)."""
@@ -401,61 +326,57 @@ def read_password_file(path, allow_readable):
                               % (path, mode))
             data = password_file.read(MAX_PASSWORD_FILE_BYTES + 1)
     except OSError as error:
-        raise Failure(EXIT_USAGE, "cannot read password file %s: %s"
-                      % (path, error.strerror or error))
+        raise Failure(EXIT_USAGE, "cannot read password file %s: %s" % (path, error.strerror))
     if len(data) > MAX_PASSWORD_FILE_BYTES:
         raise Failure(EXIT_USAGE, "password file %s is over %d bytes: is it the right file?"
                       % (path, MAX_PASSWORD_FILE_BYTES))
-    data = data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Failure(EXIT_USAGE, "password file %s is not UTF-8 text" % path)
+    if data.endswith(b"\n"):   # one line ending, \n or \r\n, as printf and editors leave it
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+    return data.decode("utf-8", "surrogateescape")   # settings_from() refuses non-UTF-8
 
 def settings_from(given, environ):
     """Everything a run needs, checked, from the options and the environment."""
-    if "--url" in given and ("-w" in given or "-u" in given):
-        raise Failure(EXIT_USAGE, "give either --url or -w/-u, not both")
+    for one, other in (("--url", "-w"), ("--url", "-u"), ("-p", "--password-file")):
+        if one in given and other in given:
+            raise Failure(EXIT_USAGE, "give either %s or %s, not both" % (one, other))
     if not (given.get("--url") or given.get("-w")):
         raise Failure(EXIT_USAGE, "where is the server? give --url URL or -w HOST")
     host, port, path, tls = target(given.get("--url") or "http://%s/%s" % (
         given["-w"], given.get("-u", DEFAULT_PATH).lstrip("/")))
-    if "-p" in given and "--password-file" in given:
-        raise Failure(EXIT_USAGE, "give either -p or --password-file, not both")
-    if "--password-file" in given:
-        key = read_password_file(given["--password-file"],
-                                 "--allow-readable-password-file" in given)
-    else:
-        key = given.get("-p", environ.get(PASSWORD_ENV))
-    if key is None:
+    key = (read_password_file(given["--password-file"], "--allow-readable-password-file" in given)
+           if "--password-file" in given else given.get("-p", environ.get(PASSWORD_ENV)))
+    if not key:
         raise Failure(EXIT_USAGE, "no password: give --password-file FILE, set %s, or give "
                       "-p PASSWORD" % PASSWORD_ENV)
-    if not key:
-        raise Failure(EXIT_USAGE, "the password is empty")
-    if any("\ud800" <= c <= "\udfff" for c in key):   # undecodable bytes in argv or environ
+    # Bytes that are not UTF-8, in argv, the environment or the file, arrive as surrogates.
+    if any("\ud800" <= c <= "\udfff" for c in key):
         raise Failure(EXIT_USAGE, "the password is not valid UTF-8")
     timeout_s = number(given, "--timeout", DEFAULT_TIMEOUT_S, float, 0.1, MAX_TIMEOUT_S)
-    offset = {CLOCK_OFFSET_ENV: environ.get(CLOCK_OFFSET_ENV) or 0}   # empty: none
+    families = [family for family in (4, 6) if "-%d" % family in given or "--both" in given]
     return types.SimpleNamespace(
         host=host, port=port, path=path, tls=tls, key=key, name=given.get("-n", ""),
-        families=[family for family in (4, 6) if "-%d" % family in given
-                  or "--both" in given] or [None],
-        quiet="-q" in given, dry_run="--dry-run" in given, legacy="--legacy" in given,
-        timeout_s=timeout_s, deadline=time.monotonic() + timeout_s, warned=False,
+        families=families or [None], quiet="-q" in given, dry_run="--dry-run" in given,
+        legacy="--legacy" in given, timeout_s=timeout_s, deadline=time.monotonic() + timeout_s,
         retries=number(given, "--retries", DEFAULT_RETRIES, int, 0, MAX_RETRIES),
-        clock_offset_s=number(offset, CLOCK_OFFSET_ENV, 0, float, -10 ** 10, 10 ** 10))
+        clock_offset_s=float(environ.get(CLOCK_OFFSET_ENV) or 0), warned=False)
 
 def main(argv):
-    """Runs the client; returns the exit code."""
+    """Parses the command line and runs the client; returns the exit code."""
     try:
-        given = parse_options(argv)
+        options, rest = getopt.gnu_getopt(argv, "w:u:p:n:46qh", LONG_OPTIONS)   # -q46, --dry
+        if rest:
+            raise Failure(EXIT_USAGE, "unexpected argument: %s" % printable(rest[0]))
+        given = dict((SAME_AS.get(option, option), value) for option, value in options)
         if "-h" in given or "--version" in given:
             sys.stdout.write(HELP if "-h" in given else "ipupdater.py %s\n" % VERSION)
             return EXIT_OK
         return run(settings_from(given, os.environ))
+    except getopt.GetoptError as error:   # an unknown option, or one without its value
+        sys.stderr.write("ipupdater: %s (see --help)\n" % printable(str(error)))
+        return EXIT_USAGE
     except Failure as failure:
         hint = " (see --help)" if failure.code == EXIT_USAGE else ""
-        sys.stderr.write("ipupdater: %s%s\n" % (failure.message, hint))
+        sys.stderr.write("ipupdater: %s%s\n" % (failure, hint))
         return failure.code
     except KeyboardInterrupt:
         return 130
