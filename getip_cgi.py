@@ -170,16 +170,11 @@ def read_database(path, request, now):
 # ---------------------------------------------------------------------------
 
 def time_zone(name, process_private):
-    """A function: Unix time -> (year, month, day, hour, minute, second, UTC offset s).
-
-    A process that serves one request (CGI, the command line) sets TZ for
-    itself: free, where importing zoneinfo costs 2 ms. A long-running,
-    threaded one (`serve`, a WSGI host) leaves its environment alone (its
-    hooks inherit it) and uses zoneinfo if it has it (3.9+; it caches zones).
-    Both read the system's time zone files.
-    """
+    """Unix time -> the zone's UTC offset then, in seconds. A one-request process
+    sets TZ and asks the C library, for free; a long-running threaded one (`serve`,
+    a WSGI host) leaves its environment alone (its hooks inherit it): zoneinfo, 3.9+."""
     if name in UTC_NAMES:
-        return lambda ts: tuple(time.gmtime(ts)[:6]) + (0,)
+        return lambda ts: 0
     path = next((os.path.join(directory, name) for directory in TZ_DIRS
                  if os.path.isfile(os.path.join(directory, name))), None)
     if path is None or name.startswith("/") or ".." in name.split("/"):
@@ -193,27 +188,20 @@ def time_zone(name, process_private):
             pass  # Python 3.6-3.8: TZ, below
         else:
             zone = zoneinfo.ZoneInfo(name)
-
-            def convert(ts):
-                moment = datetime.datetime.fromtimestamp(ts, zone)
-                return moment.timetuple()[:6] + (int(moment.utcoffset().total_seconds()),)
-            return convert
+            return lambda ts: int(datetime.datetime.fromtimestamp(ts, zone).utcoffset()
+                                  .total_seconds())
     if os.environ.get("TZ") != ":" + path:
-        os.environ["TZ"] = ":" + path  # ":" + file: no guessing by the C library
+        os.environ["TZ"] = ":" + path  # ":" + a file: no guessing by the C library
         time.tzset()
-
-    def local(ts):
-        moment = time.localtime(ts)
-        return tuple(moment[:6]) + (moment.tm_gmtoff,)
-    return local
+    return lambda ts: time.localtime(ts).tm_gmtoff
 
 
-def format_time(zone, ts):
+def format_time(offset_at, ts):
     """RFC 3339 in the zone: 2023-11-15T07:13:20+09:00 (one word for the shell)."""
-    year, month, day, hour, minute, second, offset = zone(ts)
-    sign, offset = "-" if offset < 0 else "+", abs(offset) // 60
-    return "%04d-%02d-%02dT%02d:%02d:%02d%s%02d:%02d" % (
-        year, month, day, hour, minute, second, sign, offset // 60, offset % 60)
+    offset = offset_at(ts)
+    sign, minutes = "-" if offset < 0 else "+", abs(offset) // 60
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % tuple(time.gmtime(ts + offset)[:6]) + (
+        "%s%02d:%02d" % (sign, minutes // 60, minutes % 60))
 
 
 def word(text):
