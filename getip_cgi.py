@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """getip_cgi.py - show the addresses ipupdate_server.py recorded, and their history.
 
-One file, standard library only, Python 3.6 to 3.13; ~500 lines, read it. The
-GET side of ipupdate (the original's getip.php); it only reads the history (a
-wrong view key is logged as a refusal). It runs as a CGI program beside the
-server (same config), under `ipupdate_server.py serve` (GETs and HEADs), and from a
-shell on the server: python3 getip_cgi.py --name home --history 5
+One file, standard library only, Python 3.6 to 3.13; ~480 lines, read it. The
+original's getip.php: per name the newest IPv4 and IPv6 address, when it last
+reported, STALE after `stale_after` of silence, and in json and html its refused
+update attempts. It only reads (a wrong view key is logged as a refusal). As CGI
+beside ipupdate_server.py (same config), and under its `serve`, it takes the
+options below as query parameters, and `key`; docs/VIEWER.md has them all.
 
-Per name: the newest IPv4 and IPv6 address, when the name last reported (in
-the configured time zone), STALE when silent for longer than `stale_after`,
-and in json and html the update attempts the server refused in the last 24
-hours. Formats: text (for shell scripts), ip (the bare address), json, html
-(what a browser gets). With `view_key` in the config every request needs it.
-docs/VIEWER.md has the parameters, the JSON shape and the measurements.
+  getip_cgi.py                                     each name, a line per family
+  getip_cgi.py --name home --family 4 --format ip  just the address
+  getip_cgi.py --name home --history 5             its 5 newest periods
+
+Text lines: NAME FAMILY ADDRESS LAST_SEEN [STALE] [dyndns2]; with --history,
+NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE] [dyndns2]. The empty name
+shows as (unnamed); dyndns2 marks a period a dyndns2 client (a router) began.
+Exit codes: 0 shown, 1 nothing recorded for that name or family, 2 usage or
+configuration error, 3 database unavailable.
 """
 
 import os
@@ -221,7 +225,7 @@ def escape(text):
 
 
 def render_text(records, request, config, now, zone):
-    """The lines of USAGE_EXAMPLES: dyndns2 last, so the fields before keep their places."""
+    """The module docstring's lines: dyndns2 last, so the fields before keep their places."""
     lines = []
     for record in records:
         stale = " STALE" if record.is_stale(now, config.stale_after_s) else ""
@@ -429,24 +433,7 @@ def make_application(config=None, clock=time.time):
 # Command line (and the CGI entry point).
 # ---------------------------------------------------------------------------
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
-USAGE_EXAMPLES = """\
-Examples:
-  getip_cgi.py                                     each name, a line per family
-  getip_cgi.py --name home --family 4 --format ip  just the address
-  getip_cgi.py --name home --history 5             its 5 newest periods
-
-Text lines: NAME FAMILY ADDRESS LAST_SEEN [STALE] [dyndns2]; with --history:
-NAME FAMILY ADDRESS FIRST_SEEN LAST_SEEN HELD [STALE] [dyndns2]. The empty
-name shows as (unnamed) (pass --name '' to select it). dyndns2 marks a
-period that a dyndns2 client (a router) began.
-
-As a CGI program: put it beside ipupdate_server.py in the cgi-bin; it reads
-the same config. Query parameters: name, family, history, format, key.
-
-Exit codes: 0 shown, 1 nothing recorded for that name or family,
-2 usage or configuration error, 3 database unavailable.
-"""
+EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3  # as the docstring lists them
 
 
 def main(argv):
@@ -455,9 +442,8 @@ def main(argv):
         run_cgi(make_application())
         return EXIT_OK
     import argparse  # lazy: a CGI request never parses a command line
-    parser = argparse.ArgumentParser(
-        prog="getip_cgi.py", description=__doc__.split("\n")[0], epilog=USAGE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="getip_cgi.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     # The values are checked by check_request(), as a query's are.
     parser.add_argument("--config", help="config file (default: $IPUPDATE_CONFIG, else %s)"
                         % find_config_path({}))
