@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-About 390 lines, standard library only, Python 3.6 to 3.13. It holds your
+About 440 lines, standard library only, Python 3.6 to 3.13. It holds your
 password and runs unattended from cron: read it before you trust it. The
 promise: an update goes only to the URL given, only for an address the server
-signed for this very request, and a run ends within --timeout whatever the
-network does. How to run it: HELP (--help); the protocol: docs/PROTOCOL.md.
+signed for this very request; exit 0 only when the server signed that it
+recorded it; and a run ends within --timeout whatever the network does.
+How to run it: HELP (--help); the protocol: docs/PROTOCOL.md.
 """
 
 import getopt, hashlib, hmac, http.client, os, socket, ssl, sys, threading, time, types
@@ -16,7 +17,7 @@ DEFAULT_PATH = "cgi-bin/ipupdate_server.py"
 DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S = 60.0, 600   # the whole run; cron and systemd allow minutes
 DEFAULT_RETRIES, MAX_RETRIES = 2, 10
 RETRY_BACKOFF_S = 1.0             # then 2 s, 4 s, ...: a retry always gets a newer ts
-CLOCK_WARNING_S = 300             # the server's default window for message times
+CLOCK_WARNING_S = 150             # half the server's default window for message times
 MAX_RESPONSE_BYTES = 65536        # our answers are under 200 bytes; an error page more
 MAX_PASSWORD_FILE_BYTES = 4096
 PASSWORD_ENV = "IPUPDATE_PASSWORD"
@@ -27,12 +28,13 @@ FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}   # -
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
 class Failure(Exception):
-    """Ends the run (EXIT_NETWORK: the attempt) with exit status `code`, one line."""
-    def __init__(self, code, message):
-        if code == EXIT_AUTH:   # each such check comes before the update: say so
+    """Ends the run (EXIT_NETWORK: the attempt) with exit status `code`, one line.
+    `answer`: the body of a refusal, which may carry a signed outcome."""
+    def __init__(self, code, message, sent=False, answer=None):
+        if code == EXIT_AUTH and not sent:   # a check before the update: say so
             message += "; nothing was sent"
         Exception.__init__(self, message)
-        self.code = code
+        self.code, self.answer = code, answer
 
 # === Protocol ================================================================
 # The signed strings, built here only; ipupdate_server.py has the same functions,
@@ -51,6 +53,30 @@ def ip_reply_message(address, ts, nonce=None, now=None):
 def update_message(address, name, ts):
     """The signed part of a type=update request (NAME present even when empty)."""
     return "type=update&ip=%s&name=%s&ts=%s" % (address, name, ts)
+
+def outcome_message(outcome, address, name, ts, nonce, now):
+    """The signed part of the answer to an update sent with a nonce."""
+    return "type=outcome&outcome=%s&ip=%s&name=%s&ts=%s&nonce=%s&now=%s" % (
+        outcome, address, name, ts, nonce, now)
+
+RECORDED = {"new": "OK: New IP updated", "unchanged": "OK: Timestamp updated"}
+
+def check_outcome(key, text, update, nonce):
+    """(outcome, server time) that the server signed in `text`, its answer to
+    `update` (address, name, ts) sent with `nonce`; None if it signed none;
+    Failure(EXIT_AUTH) if the signature is not the server's for this update."""
+    lines = text.rstrip("\r\n").split("\n")
+    pairs = [pair.partition("=") for pair in lines[-1].split("&")]
+    values = dict((field, value) for field, _, value in pairs)
+    if len(lines) != 2 or [field for field, _, _ in pairs] != ["outcome", "now", "h"]:
+        return None
+    message = outcome_message(values["outcome"], *(update + (nonce, values["now"])))
+    if not (values["now"] and set(values["now"]) <= DIGITS) or not hmac.compare_digest(
+            sign(key, message).encode(), values["h"].encode("utf-8")):
+        raise Failure(EXIT_AUTH, "the answer to the update is not signed by the server for "
+                      "this update (forged, or for another one): it may not be recorded",
+                      sent=True)
+    return values["outcome"], int(values["now"])
 
 def check_ip_reply(key, text, ts, nonce, legacy=False):
     """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce, server_now
@@ -187,7 +213,8 @@ def post(settings, family, what, fields):
                       % (what, status, error_line or describe(text)))
     # The original ipupdate.php answers its errors with 200.
     raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
-        what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)))
+        what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)),
+        answer=text)
 
 # === The run: ask, check, update; per address family, with retries ===========
 
@@ -205,20 +232,39 @@ def exchange(settings, family):
     signed_now = local_now if server_now is None else server_now
     update_ts = str(signed_now + int(time.monotonic() - received))
     offset_s = local_now - signed_now
-    if abs(offset_s) > CLOCK_WARNING_S and not settings.warned:
-        settings.warned = True   # once a run, whatever the retries; even with -q
-        sys.stderr.write("ipupdater: local clock is %s %s the server; using the server's time\n"
-                         % (format_duration(offset_s), "ahead of" if offset_s > 0 else "behind"))
+    if abs(offset_s) > CLOCK_WARNING_S:   # said once, by run(): a Pi has no real-time clock
+        settings.clock_note = "local clock is %s %s the server; using the server's time" % (
+            format_duration(offset_s), "ahead of" if offset_s > 0 else "behind")
     label = "%s: %s" % (printable(name), address) if name else address
     update = [("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
               ("h", sign(key, update_message(address, name, update_ts)))]
+    # A fresh nonce asks the server to sign the outcome: a man in the middle
+    # could drop the update and answer "OK" himself (the original signs none).
+    nonce = os.urandom(16).hex()
+    update += [] if settings.legacy else [("nonce", nonce)]
     if settings.dry_run:
         return "%s -> dry run, would send: %s" % (label, urllib.parse.urlencode(update))
-    text = post(settings, family, "update", update)
-    if not text.startswith("OK"):
+    try:
+        text = post(settings, family, "update", update)
+    except Failure as failure:   # a refusal: a signed one says which check failed
+        if failure.answer is None or settings.legacy:
+            raise
+        signed = check_outcome(key, failure.answer, (address, name, update_ts), nonce)
+        raise Failure(failure.code, "%s (%s)" % (failure, "signed by the server: " + signed[0]
+                                                 if signed else "unsigned"))
+    line = printable(text.splitlines()[0]) if text.startswith("OK") else None
+    if line is None:
         raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
                                     "check the URL" % describe(text))
-    line = printable(text.splitlines()[0])
+    if not settings.legacy:
+        signed = check_outcome(key, text, (address, name, update_ts), nonce)
+        if signed is None:
+            raise Failure(EXIT_AUTH, "the answer to the update carries no signed outcome: it "
+                          "may not be recorded (someone in the middle, or a server older than "
+                          "this client; --legacy for the original ipupdate.php)", sent=True)
+        if RECORDED.get(signed[0]) != line:
+            raise Failure(EXIT_AUTH, "the server signed '%s' for this update, but the answer "
+                          "says '%s'" % (printable(signed[0], 20), line), sent=True)
     return None if settings.quiet and line == "OK: Timestamp updated" else label + " -> " + line
 
 def format_duration(seconds):
@@ -258,6 +304,8 @@ def run(settings):
             if line:
                 print(line, flush=True)   # before the watchdog may end the process
             break
+    if settings.clock_note and (code or not settings.quiet):
+        sys.stderr.write("ipupdater: %s\n" % settings.clock_note)
     return code
 
 # === Command line ============================================================
@@ -280,7 +328,8 @@ signed update: only to URL (no redirect, no proxy), all within --timeout.
   -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
   -q, --quiet     print nothing when the address is unchanged (for cron)
   --dry-run       check the address, print the update instead of sending it
-  --legacy        accept the original ipupdate.php's replies, without nonce
+  --legacy        for the original ipupdate.php: replies without nonce, and
+                  an update answered by an unsigned line
   --timeout S     the whole run, every retry included, ends after S
                   seconds at most (default %(timeout)g), with exit code 3
   --retries N     after a network failure or HTTP 502/503/504, 1 s, 2 s,
@@ -291,12 +340,15 @@ Example for crontab -e, with the key in a file only you may read (chmod 600):
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
 
 Exit codes (with -4 -6, the first failure's):
-  0  success (or --dry-run checked everything)
+  0  success: the server signed that it recorded the update (a new or the
+     same address); or --dry-run checked everything
   1  internal error: a bug, please report it
   2  usage or configuration error (options, password file)
   3  network failure: no connection, timeout (--timeout), server unavailable
   4  the server's reply failed authentication (wrong password or URL, or
-     someone on the path), or the TLS certificate is untrusted; nothing sent
+     someone on the path), or the TLS certificate is untrusted, and nothing
+     was sent; or the answer to the update is not signed for it: it may not
+     be recorded
   5  the server refused the request, redirected it, or did not answer OK
 """ % dict(path=DEFAULT_PATH, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES)
 
@@ -358,7 +410,7 @@ def settings_from(given, environ):
         families=families or [None], quiet="-q" in given, dry_run="--dry-run" in given,
         legacy="--legacy" in given, timeout_s=timeout_s, deadline=time.monotonic() + timeout_s,
         retries=number(given, "--retries", DEFAULT_RETRIES, int, 0, MAX_RETRIES),
-        clock_offset_s=float(environ.get(CLOCK_OFFSET_ENV) or 0), warned=False)
+        clock_offset_s=float(environ.get(CLOCK_OFFSET_ENV) or 0), clock_note=None)
 
 def main(argv):
     """Parses the command line and runs the client; returns the exit code."""

@@ -330,6 +330,24 @@ def signed_reply(fields, key=KEY, ip="127.0.0.1", ts=None, nonce=None, now=None,
     return "ip=%s&ts=%s&nonce=%s&now=%d&h=%s" % (ip, ts, nonce, now, mac)
 
 
+OUTCOME_LINES = {"new": "OK: New IP updated", "unchanged": "OK: Timestamp updated"}
+
+
+def outcome_answer(fields, outcome="new", key=KEY, line=None, now=None, **signed):
+    """Our server's answer to an update (its request `fields`): the line, then
+    the signed outcome (docs/PROTOCOL.md); `signed` replaces a part of what is
+    signed (ip, name, ts, nonce), `line` the first line."""
+    now = int(time.time()) if now is None else now
+    parts = dict(ip=fields["ip"], name=fields["name"], ts=fields["ts"],
+                 nonce=fields.get("nonce", ""))
+    parts.update(signed)
+    message = "type=outcome&outcome=%s&ip=%s&name=%s&ts=%s&nonce=%s&now=%d" % (
+        outcome, parts["ip"], parts["name"], parts["ts"], parts["nonce"], now)
+    return "%s\noutcome=%s&now=%d&h=%s" % (
+        OUTCOME_LINES.get(outcome, "Error: refused") if line is None else line, outcome, now,
+        sign(key, message))
+
+
 def legacy_reply(fields, key=KEY, ip="127.0.0.1"):
     """The original ipupdate.php's reply: no nonce, no time."""
     message = "ip=%s&ts=%s" % (ip, fields["ts"])

@@ -107,11 +107,12 @@ class TestBadReplies(support.ClientCase):
 class TestUpdateAnswers(support.ClientCase):
     """The address reply is fine; what the server says to the update counts."""
 
-    def answering(self, status, body):
+    def answering(self, status, body, now=None):
+        """`body`: text, or a function of the update's fields."""
         def respond(request):
             if request.fields["type"] == "ip":
-                return 200, [], support.signed_reply(request.fields)
-            return status, [], body
+                return 200, [], support.signed_reply(request.fields, now=now)
+            return status, [], body(request.fields) if callable(body) else body
         return self.fake(respond)
 
     def test_refusal_is_reported_and_never_retried(self):
@@ -119,35 +120,49 @@ class TestUpdateAnswers(support.ClientCase):
         code, out, err = self.run_against(fake, "--retries", "2")
         self.assertEqual((code, out, err), (5, "", "ipupdater: the server refused the update "
                                                    "(HTTP 409): Error: replayed or "
-                                                   "out-of-order message\n"))
+                                                   "out-of-order message (unsigned)\n"))
         self.assertEqual(fake.types(), ["ip", "update"])
+
+    def test_a_signed_refusal_says_which_check_it_was(self):
+        for outcome, status in (("replayed", 409), ("out_of_window", 403),
+                                ("wrong_address", 403)):
+            fake = self.answering(status, lambda fields: support.outcome_answer(
+                fields, outcome, line="Error: refused"))
+            self.assertEqual(self.run_against(fake), (5, "", (
+                "ipupdater: the server refused the update (HTTP %d): Error: refused (signed by "
+                "the server: %s)\n" % (status, outcome))))
 
     def test_error_in_a_200_as_the_original_answers_is_a_refusal(self):
         fake = self.answering(200, "Error: Invalid hash")
         self.assertEqual(self.run_against(fake), (
-            5, "", "ipupdater: the server refused the update: Error: Invalid hash\n"))
+            5, "", "ipupdater: the server refused the update: Error: Invalid hash (unsigned)\n"))
 
     def test_update_carries_the_signed_fields(self):
-        fake = self.answering(200, "OK: New IP updated")
+        fake = self.answering(200, support.outcome_answer)
         self.assertEqual(self.run_against(fake, "-n", "box"),
                          (0, "box: 127.0.0.1 -> OK: New IP updated\n", ""))
         update = fake.requests[1]
-        self.assertEqual(sorted(update), ["h", "ip", "name", "ts", "type"])
+        self.assertEqual(sorted(update), ["h", "ip", "name", "nonce", "ts", "type"])
+        self.assertRegex(update["nonce"], r"^[0-9a-f]{32}$")
+        self.assertNotEqual(update["nonce"], fake.requests[0]["nonce"])
         self.assertEqual(update["h"], support.sign(
             support.KEY, "type=update&ip=127.0.0.1&name=box&ts=" + update["ts"]))
         self.assertEqual(sorted(fake.requests[0]), ["name", "nonce", "ts", "type"])
         self.assertEqual(len(fake.requests[0]["nonce"]), 32)
 
-    def test_update_is_dated_by_the_servers_time(self):
+    def test_update_is_dated_by_the_servers_time_and_the_clock_said_once(self):
         server_now = int(time.time()) + 5000
-        fake = self.fake(lambda request: (
-            (200, [], support.signed_reply(request.fields, now=server_now))
-            if request.fields["type"] == "ip" else (200, [], "OK: Timestamp updated")))
-        code, out, err = self.run_against(fake, "-q")
-        self.assertEqual((code, out), (0, ""))
-        self.assertEqual(err, "ipupdater: local clock is 1 h 23 min behind the server; "
-                              "using the server's time\n")
+        note = "ipupdater: local clock is 1 h 23 min behind the server; using the server's time\n"
+        fake = self.answering(200, lambda fields: support.outcome_answer(
+            fields, "unchanged", now=server_now), now=server_now)
+        self.assertEqual(self.run_against(fake), (0, "127.0.0.1 -> OK: Timestamp updated\n",
+                                                  note))
         self.assertIn(int(fake.requests[1]["ts"]), (server_now, server_now + 1))
+        self.assertEqual(self.run_against(fake, "-q"), (0, "", ""))  # cron mails nothing
+        fake = self.answering(409, "Error: replayed or out-of-order message", now=server_now)
+        self.assertEqual(self.run_against(fake, "-q"), (5, "", (
+            "ipupdater: the server refused the update (HTTP 409): Error: replayed or "
+            "out-of-order message (unsigned)\n" + note)))  # failed: now it is worth saying
 
 
 class TestReplayedReply(support.RealServerCase):

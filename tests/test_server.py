@@ -413,15 +413,17 @@ class CgiConfigurationTest(unittest.TestCase):
         errors = self.run_with("[ipupdate]\nsecret = %s\nwindwo = 30\n" % KEY)
         self.assertIn("line 3 in [ipupdate]: unknown setting 'windwo'", errors)
 
-    def test_database_in_missing_directory_is_503(self):
+    def test_database_in_missing_directory_is_a_configuration_error(self):
         support.write_config(self.directory, body="[ipupdate]\nsecret = %s\ndatabase = "
                                                   "nowhere/db.sqlite\n" % KEY)
         status, _, text, errors, _ = support.run_cgi(
             support.SERVER, os.path.join(self.directory, "ipupdate.conf"),
             update_body("127.0.0.1", "", now(), KEY))
-        self.assertEqual((status, text), (503, "Error: database unavailable, try again later"))
-        self.assertIn("ipupdate: database error: cannot open database", errors)
-        self.assertNotIn("Traceback", errors)
+        self.assertEqual((status, text), (500, "Error: server not configured"))
+        self.assertEqual(errors, "ipupdate: configuration error: the database's directory %s "
+                                 "does not exist: create it, writable by the user the scripts "
+                                 "run as, or correct 'database' in the config\n"
+                         % os.path.join(self.directory, "nowhere"))
 
 
 class ServeUpdateTest(IpReplyRules, UpdateRules, OriginalDatabase, ConcurrentIdenticalMessages,

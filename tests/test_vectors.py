@@ -41,10 +41,22 @@ VECTORS = [
     ("update_message", ("203.0.113.7", "", "1700000003"),
      "type=update&ip=203.0.113.7&name=&ts=1700000003",
      "fcd114525644d018f65ec4d7831d0d8e9bc6c57749cc86898d1718d2d3274043"),
+    ("outcome_message", ("new", "203.0.113.7", "home", "1700000003", NONCE, 1700000004),
+     "type=outcome&outcome=new&ip=203.0.113.7&name=home&ts=1700000003&nonce=%s"
+     "&now=1700000004" % NONCE,
+     "4de38be239f5d435ccabb5ae16cd35e95b7a337454334fc036bd5afe8738cfd0"),
+    ("outcome_message", ("unchanged", "2001:db8::1", "Home", "1700000003", NONCE, 1700000004),
+     "type=outcome&outcome=unchanged&ip=2001:db8::1&name=Home&ts=1700000003&nonce=%s"
+     "&now=1700000004" % NONCE,
+     "9ac6b63014fc519856c08c99cf3b83edcf65bfff38e26daf8c69d9c92b1e5c23"),
+    ("outcome_message", ("replayed", "203.0.113.7", "", "1700000003", NONCE, 1700000004),
+     "type=outcome&outcome=replayed&ip=203.0.113.7&name=&ts=1700000003&nonce=%s"
+     "&now=1700000004" % NONCE,
+     "c34f6e5965bcf9cf270649b710af8138281f79616897ee5c0100e1682ea5394f"),
 ]
 
 SERVER_FUNCTIONS = {"sign": "sign", "ip_reply_message": "ip_reply_message",
-                    "update_message": "update_message"}
+                    "update_message": "update_message", "outcome_message": "outcome_message"}
 
 
 def load(path, name):
@@ -87,7 +99,7 @@ class TestTheClientsUpdateOnTheWire(support.ClientCase):
                 message = "ip=%s&ts=%s&nonce=%s&now=1700000003" % (address, fields["ts"],
                                                                    fields["nonce"])
                 return 200, [], message + "&h=" + support.sign(KEY, message)
-            return 200, [], "OK: New IP updated"
+            return 200, [], support.outcome_answer(fields, key=KEY, now=1700000004)
         fake = self.fake(respond)
         offset_s = 1700000000.5 - time.time()
         args = ["--url", fake.url, "-p", KEY] + (["-n", name] if name else [])
@@ -103,6 +115,8 @@ class TestTheClientsUpdateOnTheWire(support.ClientCase):
                 continue
             address, update_name, _ = args
             received = self.run_client(address, update_name)
+            nonce = received.pop("nonce")  # fresh each time: it asks for a signed outcome
+            self.assertRegex(nonce, r"^[0-9a-f]{32}$")
             self.assertEqual(received, dict(urllib.parse.parse_qsl(
                 message + "&h=" + mac, keep_blank_values=True)))
 

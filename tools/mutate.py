@@ -33,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER, CLIENT, VIEWER = "ipupdate_server.py", "ipupdater.py", "getip_cgi.py"
 DYNDNS2 = "ipupdate_dyndns2.py"
 DEFAULT_TESTS = ("tests.test_security_path", "tests.test_server", "tests.test_dyndns2",
+                 "tests.test_signed_outcome", "tests.test_client_outcome",
                  "tests.test_client_replies", "tests.test_viewer_access",
                  "tests.test_forwarded_headers", "tests.test_names", "tests.test_vectors")
 TIMEOUT_S = 900                  # per run of the tests; a hang counts as killed
@@ -56,8 +57,8 @@ MUTANTS = [
      "window: one second more ahead"),
     (SERVER, "if ts < now - window_s:", "if ts < now - window_s - 1:",
      "window: one second more behind"),
-    (SERVER, "    check_window(ts, now, config.window_s)\n    if address_text != peer:",
-     "    if address_text != peer:", "window not checked for type=update"),
+    (SERVER, "        check_window(ts, now, config.window_s)\n        if address_text != peer:",
+     "        if address_text != peer:", "window not checked for type=update"),
     (SERVER, "    if nonce is None:\n        check_window(ts, now, config.window_s)",
      "    if False:\n        check_window(ts, now, config.window_s)",
      "legacy type=ip signed for any ts"),
@@ -72,8 +73,15 @@ MUTANTS = [
      "        if False:\n            raise Refused(400, \"field '%s' given",
      "a field given twice: the last one counts"),
     (SERVER, "    if canonical != text:\n", "    if False:\n", "non-canonical address accepted"),
-    (SERVER, "    if nonce is not None:\n        check_nonce(nonce)", "    pass",
-     "nonce not checked for form"),
+    (SERVER, "        check_nonce(nonce)\n    key = key_of(config, check_name",
+     "        pass\n    key = key_of(config, check_name", "type=ip: nonce not checked for form"),
+    (SERVER, "        check_nonce(nonce)\n    check_address(address_text)",
+     "        pass\n    check_address(address_text)", "type=update: nonce not checked for form"),
+    (SERVER, "outcome_message(outcome, address_text, name, ts_text, nonce, now)",
+     "outcome_message(outcome, address_text, name, ts_text, \"\", now)",
+     "signed outcome not bound to the update's nonce"),
+    (SERVER, "refusal.proof = signed(refusal.outcome) if refusal.outcome else \"\"",
+     "refusal.proof = signed(\"new\")", "a refusal signed as recorded"),
     (SERVER, "return config.key_for(name) or os.urandom(32).hex()",
      'return config.key_for(name) or ""', "a name without a key: the empty key signs"),
     (SERVER, "for start in range(len(labels)):", "for start in range(1):",
@@ -94,6 +102,14 @@ MUTANTS = [
      "client: nonce echo not checked"),
     (CLIENT, 'elif fields == ["ip", "ts", "h"] and legacy:', 'elif fields == ["ip", "ts", "h"]:',
      "client: legacy reply accepted without --legacy"),
+    (CLIENT, "or not hmac.compare_digest(\n            sign(key, message).encode(), "
+             "values[\"h\"].encode(\"utf-8\")):", "or False:",
+     "client: the outcome's MAC not checked"),
+    (CLIENT, "        if RECORDED.get(signed[0]) != line:", "        if False:",
+     "client: a signed refusal taken for success"),
+    (CLIENT, "        if signed is None:\n            raise Failure(EXIT_AUTH, \"the answer to the "
+             "update carries", "        if False:\n            raise Failure(EXIT_AUTH, \"the "
+             "answer to the update carries", "client: an unsigned OK accepted"),
     (VIEWER, "    if not passwords_match(offered_key, view_key):", "    if False:",
      "viewer: view key bypassed"),
     (VIEWER, "    if not passwords_match(offered_key, view_key):",
