@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-About 440 lines, standard library only, Python 3.6 to 3.13. It holds your
+About 480 lines, standard library only, Python 3.6 to 3.13. It holds your
 password and runs unattended from cron: read it before you trust it. The
 promise: an update goes only to the URL given, only for an address the server
 signed for this very request; exit 0 only when the server signed that it
@@ -25,6 +25,9 @@ CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to th
 ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
 DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
 FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}   # -4, -6
+# Linux's <linux/in6.h>, which the socket module does not name: prefer the
+# stable source address to a temporary one (RFC 4941) that changes daily.
+IPV6_ADDR_PREFERENCES, IPV6_PREFER_SRC_PUBLIC = 72, 0x0002
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
 class Failure(Exception):
@@ -160,7 +163,14 @@ def open_socket(settings, family):
     error = OSError("no address to connect to")
     for address_family, kind, protocol, _, address in addresses:   # as create_connection()
         sock = socket.socket(address_family, kind, protocol)
+        if address_family == socket.AF_INET6 and sys.platform.startswith("linux"):
+            try:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDR_PREFERENCES, IPV6_PREFER_SRC_PUBLIC)
+            except OSError:
+                pass   # an older kernel: its choice, as before
         try:
+            if settings.source:
+                bind(sock, settings.source)
             sock.connect(address)
             break
         except OSError as failed:
@@ -172,14 +182,26 @@ def open_socket(settings, family):
     # The certificate is checked for the URL's host, whatever address answered.
     return settings.tls.wrap_socket(sock, server_hostname=host) if settings.tls else sock
 
+def bind(sock, source):
+    """--source: connect from that local address, or a usage Failure."""
+    try:
+        sock.bind((source, 0))
+    except OSError as error:
+        sock.close()
+        raise Failure(EXIT_USAGE, "--source %s: %s (it must be an address of this machine)"
+                      % (printable(source), error.strerror or error))
+
 def post(settings, family, what, fields):
     """POST the form `fields`: the text of a 200 answer that is no Error line, else a Failure."""
     host = settings.host
     connection = (http.client.HTTPSConnection(host, settings.port, context=settings.tls)
                   if settings.tls else http.client.HTTPConnection(host, settings.port))
+    body = urllib.parse.urlencode(fields)
+    if settings.verbose:   # the fields hold no key: a MAC, a nonce, a time
+        sys.stderr.write("ipupdater: > POST %s %s\n" % (settings.url, body))
     try:
         connection.sock = open_socket(settings, family)   # so connect() is never called
-        connection.request("POST", settings.path, urllib.parse.urlencode(fields).encode(), {
+        connection.request("POST", settings.path, body.encode(), {
             "Content-Type": "application/x-www-form-urlencoded",
             "User-Agent": "ipupdater/%s" % VERSION, "Connection": "close"})
         response = connection.getresponse()
@@ -201,6 +223,9 @@ def post(settings, family, what, fields):
         raise Failure(EXIT_REFUSED, "the answer from %s is over %d bytes: not an ipupdate "
                       "server" % (host, MAX_RESPONSE_BYTES))
     status, text = response.status, data.decode("utf-8", "replace")
+    if settings.verbose:
+        for line in ["%d %s" % (status, response.reason)] + text.splitlines()[:4]:
+            sys.stderr.write("ipupdater: < %s\n" % printable(line))
     if 300 <= status < 400:
         raise Failure(EXIT_REFUSED, "the server redirects the %s (HTTP %d) to %s; not followed: "
                       "if that is the right place, give it with --url"
@@ -211,10 +236,15 @@ def post(settings, family, what, fields):
     if status in (502, 503, 504):  # a proxy or the database is busy: try again later
         raise Failure(EXIT_NETWORK, "the server is unavailable for the %s (HTTP %d): %s"
                       % (what, status, error_line or describe(text)))
+    hint = {404: ": no such script there, check --url",
+            405: ": that URL takes no POST; if it is the viewer (getip_cgi.py), that is not "
+                 "the update handler: give ipupdate_server.py's URL",
+            500: ": look at the server's error log, or run 'ipupdate_server.py check' there"
+            }.get(status, "")
     # The original ipupdate.php answers its errors with 200.
-    raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s" % (
-        what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text)),
-        answer=text)
+    raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s%s" % (
+        what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text),
+        hint), answer=text)
 
 # === The run: ask, check, update; per address family, with retries ===========
 
@@ -319,15 +349,19 @@ signed update: only to URL (no redirect, no proxy), all within --timeout.
 
   --url URL       the server script; https: certificate checked (system CAs)
   -w HOST[:PORT]  the original's form, http://HOST[:PORT]/PATH, where
-  -u PATH         PATH has no leading slash (default: %(path)s)
+  -u PATH         PATH has no leading slash (default: %(path)s);
+                  -w https://HOST[:PORT] for another scheme
   --password-file FILE  the server's key for NAME (or its shared secret), one
                   trailing newline ignored; refused if others may read it
                   (chmod 600 it) unless --allow-readable-password-file
   -p, --password PASSWORD  ps shows it; with neither, IPUPDATE_PASSWORD is read
   -n, --name NAME record the address under NAME (default: no name)
   -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
+                  (IPv6: the stable source address, not a temporary one)
+  --source ADDR   connect from this local address (so, over its family)
   -q, --quiet     print nothing when the address is unchanged (for cron)
   --dry-run       check the address, print the update instead of sending it
+  --verbose       each request and answer line on stderr (never the key)
   --legacy        for the original ipupdate.php: replies without nonce, and
                   an update answered by an unsigned line
   --timeout S     the whole run, every retry included, ends after S
@@ -353,7 +387,8 @@ Exit codes (with -4 -6, the first failure's):
 """ % dict(path=DEFAULT_PATH, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES)
 
 LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "password=", "name=",
-                "both", "dry-run", "legacy", "quiet", "timeout=", "retries=", "help", "version"]
+                "both", "dry-run", "legacy", "quiet", "timeout=", "retries=", "help", "version",
+                "source=", "verbose"]
 SAME_AS = {"--password": "-p", "--name": "-n", "--quiet": "-q", "--help": "-h"}
 
 def number(given, option, default, kind, low, high):
@@ -393,8 +428,10 @@ def settings_from(given, environ):
             raise Failure(EXIT_USAGE, "give either %s or %s, not both" % (one, other))
     if not (given.get("--url") or given.get("-w")):
         raise Failure(EXIT_USAGE, "where is the server? give --url URL or -w HOST")
-    host, port, path, tls = target(given.get("--url") or "http://%s/%s" % (
-        given["-w"], given.get("-u", DEFAULT_PATH).lstrip("/")))
+    server = given.get("-w", "").rstrip("/")   # HOST[:PORT], or http(s)://HOST[:PORT]
+    url = given.get("--url") or "%s/%s" % (server if "://" in server else "http://" + server,
+                                           given.get("-u", DEFAULT_PATH).lstrip("/"))
+    host, port, path, tls = target(url)
     key = (read_password_file(given["--password-file"], "--allow-readable-password-file" in given)
            if "--password-file" in given else given.get("-p", environ.get(PASSWORD_ENV)))
     if not key:
@@ -405,8 +442,17 @@ def settings_from(given, environ):
         raise Failure(EXIT_USAGE, "the password is not valid UTF-8")
     timeout_s = number(given, "--timeout", DEFAULT_TIMEOUT_S, float, 0.1, MAX_TIMEOUT_S)
     families = [family for family in (4, 6) if "-%d" % family in given or "--both" in given]
+    source = given.get("--source")
+    if source:   # one local address: one family
+        if not (set(source) <= ADDRESS_CHARS and source.strip(":.")):
+            raise Failure(EXIT_USAGE, "--source must be an IPv4 or IPv6 address of this machine")
+        if families not in ([], [6 if ":" in source else 4]):
+            raise Failure(EXIT_USAGE, "--source %s is one address, of one family: it cannot go "
+                          "with %s" % (source, " ".join("-%d" % f for f in families)))
+        families = [6 if ":" in source else 4]
     return types.SimpleNamespace(
         host=host, port=port, path=path, tls=tls, key=key, name=given.get("-n", ""),
+        url=printable(url), source=source, verbose="--verbose" in given,
         families=families or [None], quiet="-q" in given, dry_run="--dry-run" in given,
         legacy="--legacy" in given, timeout_s=timeout_s, deadline=time.monotonic() + timeout_s,
         retries=number(given, "--retries", DEFAULT_RETRIES, int, 0, MAX_RETRIES),

@@ -78,7 +78,8 @@ class TestBadReplies(support.ClientCase):
         self.refused_before_update(
             lambda request: (500, [], "Error: server not configured"), 5,
             "ipupdater: the server refused the address request (HTTP 500): Error: server not "
-            "configured\n")
+            "configured: look at the server's error log, or run 'ipupdate_server.py check' "
+            "there\n")
 
     def test_error_in_a_200_as_the_original_answers(self):
         self.refused_before_update(
