@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """getip_cgi.py - show the addresses ipupdate_server.py recorded, and their history.
 
-One file, standard library only, Python 3.6 to 3.13; ~480 lines, read it. The
+One file, standard library only, Python 3.6 to 3.13; ~540 lines, read it. The
 original's getip.php: per name the newest IPv4 and IPv6 address, when it last
-reported, STALE after `stale_after` of silence, and in json and html its refused
-update attempts. It only reads (a wrong view key is logged as a refusal). As CGI
-beside ipupdate_server.py (same config), and under its `serve`, it takes the
+reported, STALE after `stale_after` of silence (each family on its own), and in
+json and html its refused update attempts; the html page opens with a summary
+and fits a phone. It only reads (a wrong view key is logged as a refusal). As
+CGI beside ipupdate_server.py (same config), and under its `serve`, it takes the
 options below as query parameters, and `key`; docs/VIEWER.md has them all.
 
   getip_cgi.py                                     each name, a line per family
-  getip_cgi.py --name home --family 4 --format ip  just the address
+  getip_cgi.py --name home --format ip            its address (IPv4 unless stale)
   getip_cgi.py --name home --history 5             its 5 newest periods
 
 Text lines: NAME FAMILY ADDRESS LAST_SEEN [STALE] [dyndns2]; with --history,
@@ -40,6 +41,8 @@ MAX_HISTORY = 1000            # periods per name and family in one response
 HTML_HISTORY = 10             # the page's default; the other formats default to 0
 REFUSED_PERIOD_S = 24 * 3600  # json and html count the refusals of the last 24 hours
 UNNAMED = "(unnamed)"         # the original's clients may send an empty name
+HTML_OPEN_PERIODS = 4         # a name's history of more periods starts folded on the page
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MARKS = {"ipupdate": "", "dyndns2": " dyndns2"}  # a text line's last word, by source
 TEXT = "text/plain; charset=utf-8"
 UTC_NAMES = ("UTC", "Etc/UTC", "GMT", "Etc/GMT")
@@ -130,18 +133,22 @@ REFUSED_SQL = "SELECT COUNT(*) FROM refused WHERE name = ? AND time >= ?"
 
 
 class Record(object):
-    """A name, its periods in the families asked for, its refusals in 24 hours."""
+    """A name: its periods in the families asked for, its refusals in 24 hours, and its
+    staleness over all its families, in the words of the server's `check`: a family is
+    stale when silent past stale_after, the name 'stale' if all are, 'family_stale' if some."""
 
-    def __init__(self, name, periods, families, refused):
+    def __init__(self, name, periods, families, refused, now, stale_after_s):
         self.name, self.refused = name, refused
-        self.last_heard = max(newest[0][2] for newest in periods.values())
+        self.newest = dict((family, history[0]) for family, history in periods.items())
+        self.last_heard = max(newest[2] for newest in self.newest.values())
         self.periods = dict((f, p) for f, p in periods.items() if f in families)
+        self.stale_families = [family for family, newest in sorted(self.newest.items())
+                               if now - newest[2] > stale_after_s]
+        all_quiet = len(self.stale_families) == len(self.newest)
+        self.state = "stale" if all_quiet else "family_stale" if self.stale_families else "ok"
 
-    def is_stale(self, now, stale_after_s):
-        return now - self.last_heard > stale_after_s
 
-
-def read_database(path, request, now):
+def read_database(path, request, now, stale_after_s):
     """The Records asked for, from one read transaction; [] without a database."""
     import sqlite3  # lazy (open_database() has loaded it): for sqlite3.Error
     for attempt in (1, 2):
@@ -157,7 +164,8 @@ def read_database(path, request, now):
             for name, periods in history:
                 refused = connection.execute(REFUSED_SQL, (
                     name, now - REFUSED_PERIOD_S)).fetchone()[0] if counted else 0
-                records.append(Record(name, periods, request.families, refused))
+                records.append(Record(name, periods, request.families, refused, now,
+                                      stale_after_s))
             return records
         except sqlite3.Error as error:
             # Once more on a new connection: SQLite may take the journal of a writer
@@ -228,8 +236,8 @@ def render_text(records, request, config, now, zone):
     """The module docstring's lines: dyndns2 last, so the fields before keep their places."""
     lines = []
     for record in records:
-        stale = " STALE" if record.is_stale(now, config.stale_after_s) else ""
         for family, periods in sorted(record.periods.items()):
+            stale = " STALE" if family in record.stale_families else ""
             for index, (ip, first_seen, last_seen, source) in enumerate(
                     periods[:request.history or 1]):  # without history, the newest only
                 when = format_time(zone, last_seen)
@@ -253,9 +261,14 @@ def render_json(records, request, config, now):
 
     names = []
     for record in records:
+        # "families" and "state" as the server's `check --json` has them.
+        families = dict((FAMILY_NAMES[family], {
+            "address": ip, "last_heard": last_seen, "silent_s": max(0, now - last_seen),
+            "state": "stale" if family in record.stale_families else "ok"})
+            for family, (ip, _, last_seen, _) in record.newest.items())
         entry = {"name": record.name, "last_heard": record.last_heard,
-                 "stale": record.is_stale(now, config.stale_after_s), "history": {},
-                 "refused_24h": record.refused}
+                 "stale": record.state == "stale", "state": record.state,
+                 "families": families, "history": {}, "refused_24h": record.refused}
         for family, key in sorted(FAMILY_NAMES.items()):
             periods = record.periods.get(family, [])
             entry[key] = period_object(periods[0]) if periods else None
@@ -268,6 +281,8 @@ def render_json(records, request, config, now):
 
 # No script may run on the page, whatever a stored value holds (defence in
 # depth: every value is escaped as well). The inline style is all it needs.
+# On a narrow screen table rows become lines whose cells wrap as words do; an address
+# or a time never breaks (nowrap), its font shrinking so the longest IPv6 fits 320 px.
 HTML_POLICY = ("Content-Security-Policy",
                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 HTML_HEAD = """<!DOCTYPE html>
@@ -278,16 +293,21 @@ HTML_HEAD = """<!DOCTYPE html>
 <meta name="robots" content="noindex">
 <title>ipupdate: current addresses</title>
 <style>
-body{font:16px/1.45 system-ui,sans-serif;max-width:52rem;margin:1.5rem auto;padding:0 1rem;
+body{font:16px/1.45 system-ui,sans-serif;max-width:52rem;margin:1rem auto;padding:0 .6rem;
 color:#222;background:#fff}h1{font-size:1.4rem}h2{font-size:1.15rem;margin:0 0 .4rem}
-section{border:1px solid #ccc;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}
-section.stale{border-color:#c00;background:#fff4f4}.warning{color:#a00;font-weight:bold}
-.refused{color:#8a4b00}table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{
+section{border:1px solid #ccc;border-radius:6px;padding:.6rem;margin:1rem 0}
+section.stale{border-color:#c00;background:#fff4f4}section.family_stale{border-color:#c80}
+.warning,tr.stale td:last-child{color:#a00;font-weight:bold}.refused,tr.family_stale
+td:last-child{color:#8a4b00}table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{
 text-align:left;padding:.2rem .6rem .2rem 0;border-bottom:1px solid #eee;vertical-align:top}
-caption{text-align:left;font-weight:bold;padding:.3rem 0}footer{color:#666;font-size:.9em}
-code{font-size:1.05em;word-break:break-all}@media (prefers-color-scheme:dark){body{color:#ddd;
-background:#181818}section{border-color:#444}section.stale{background:#2c1616;border-color:
-#e55}.warning{color:#f88}.refused{color:#fb5}th,td{border-color:#333}footer{color:#999}}
+h2,td{overflow-wrap:anywhere}code,time{white-space:nowrap}code{font-size:min(.95em,3.6vw)}
+summary{cursor:pointer;font-weight:bold}footer{color:#666;font-size:.9em}
+@media (max-width:40rem){thead{display:none}tr{display:block;border-bottom:1px solid #eee;
+padding:.2rem 0}td{display:inline-block;border:0}td:first-child{font-weight:bold}}
+@media (prefers-color-scheme:dark){body{color:#ddd;background:#181818}section{border-color:
+#444}section.stale{background:#2c1616;border-color:#e55}.warning,tr.stale td:last-child{
+color:#f88}.refused,tr.family_stale td:last-child{color:#fb5}th,td,tr{border-color:#333}
+footer{color:#999}}
 </style>
 </head>
 <body>
@@ -295,53 +315,96 @@ background:#181818}section{border-color:#444}section.stale{background:#2c1616;bo
 """
 
 
-def render_html(records, request, config, now, zone, nothing):
-    """A small page for people; every stored value goes through escape()."""
-    def when(ts):
-        return escape(format_time(zone, ts))
+def clock_time(offset_at, ts, now):
+    """A time as a person reads it, in the zone: today 14:05, yesterday 23:10,
+    14 Nov 22:13, and with the year when it is not this year's: 14 Nov 2022 22:13."""
+    local, today = time.gmtime(ts + offset_at(ts)), time.gmtime(now + offset_at(now))
+    hour_minute = "%02d:%02d" % local[3:5]
+    if local[:3] == today[:3]:
+        return "today " + hour_minute
+    if local[:3] == time.gmtime(now + offset_at(now) - 86400)[:3]:
+        return "yesterday " + hour_minute
+    year = " %d" % local[0] if local[0] != today[0] else ""
+    return "%d %s%s %s" % (local[2], MONTHS[local[1] - 1], year, hour_minute)
 
-    def row(family, tag, ip, source, *cells):
+
+def time_ago(seconds):
+    """A silence as a person reads it, rounded down, in the largest unit it holds
+    twice (so never "1 h ago" for 1 h 59 min): 42 s ago, 95 min ago, 3 h ago, 5 days ago."""
+    for limit_s, unit_s, unit in ((120, 1, "s"), (2 * 3600, 60, "min"), (2 * 86400, 3600, "h")):
+        if seconds < limit_s:
+            return "%d %s ago" % (max(0, seconds) // unit_s, unit)
+    return "%d days ago" % (seconds // 86400)
+
+
+def render_html(records, request, config, now, zone, nothing):
+    """A page for people, at a glance and on a phone: a summary row per name, then each
+    name's warnings and history (one time order, folded when long); all through escape()."""
+    limit = format_span(config.stale_after_s)
+
+    def when(ts, text=None):  # the exact time stays in the markup, and on hover
+        exact = format_time(zone, ts)
+        return '<time datetime="%s" title="%s">%s</time>' % (
+            exact, exact, text or clock_time(zone, ts, now))
+
+    def address(ip, source):
         via = " <small>(via dyndns2)</small>" if source == "dyndns2" else ""
-        return "<tr><%s>IPv%d</%s><td><code>%s</code>%s</td>%s</tr>\n" % (
-            tag, family, tag, escape(ip), via, "".join("<td>%s</td>" % c for c in cells))
+        return "<code>%s</code>%s" % (escape(ip), via)
+
+    def table_row(css_class, *cells):
+        return '<tr class="%s">%s</tr>\n' % (css_class, "".join("<td>%s</td>" % c for c in cells))
 
     parts = [HTML_HEAD]
     if not records:
         parts.append("<p>%s.</p>\n" % escape(nothing[0].upper() + nothing[1:]))
+    else:  # the summary: a row per name
+        parts.append("<table>\n<thead><tr><th>Name</th><th>Addresses</th><th>Last heard</th>"
+                     "<th>Status</th></tr></thead>\n")
+        for record in records:
+            addresses = "<br>".join(address(periods[0][0], periods[0][3])
+                                    for _, periods in sorted(record.periods.items()))
+            status = {"ok": "OK", "stale": "Stale"}.get(record.state, ", ".join(
+                "IPv%d" % family for family in record.stale_families) + " stale")
+            parts.append(table_row(record.state, escape(word(record.name)), addresses, when(
+                record.last_heard, time_ago(now - record.last_heard)), status))
+        parts.append("</table>\n")
     for record in records:
-        stale, silence = record.is_stale(now, config.stale_after_s), now - record.last_heard
         parts.append('<section class="%s">\n<h2>%s</h2>\n' % (
-            "name stale" if stale else "name", escape(word(record.name))))
-        if stale:
+            record.state, escape(word(record.name))))
+        if record.state == "stale":
             parts.append('<p class="warning">&#9888; Stale: nothing heard for %s (more than '
                          '%s). Its client may have stopped reporting.</p>\n'
-                         % (format_span(silence), format_span(config.stale_after_s)))
-        parts.append("<p>Last heard %s ago, at %s.</p>\n" % (format_span(silence),
-                                                              when(record.last_heard)))
+                         % (format_span(now - record.last_heard), limit))
+        reporting = sorted(set(record.newest) - set(record.stale_families))
+        for family in record.stale_families if reporting else ():
+            parts.append('<p class="warning">&#9888; IPv%d stale: not heard for %s (more than '
+                         '%s), while %s still reports.</p>\n' % (
+                             family, format_span(now - record.newest[family][2]), limit,
+                             " and ".join("IPv%d" % other for other in reporting)))
         if record.refused:
             parts.append('<p class="refused">%d refused update attempt%s in the last 24 hours '
                          '(the server\'s error log says why).</p>\n'
                          % (record.refused, "" if record.refused == 1 else "s"))
-        families = sorted(record.periods.items())
-        parts.append("<table>\n")
-        for family, periods in families:
-            ip, first_seen, last_seen, source = periods[0]
-            parts.append(row(family, "th", ip, source, "since " + when(first_seen),
-                             "last seen " + when(last_seen)))
-        parts.append("</table>\n")
-        if request.history:
-            parts.append("<table>\n<caption>History, newest first</caption>\n<tr><th>Family"
-                         "</th><th>Address</th><th>First seen</th><th>Last seen</th><th>Held"
-                         "</th></tr>\n")
-            for family, periods in families:
-                parts.extend(row(family, "td", ip, source, when(first), when(last),
-                                 format_span(last - first))
-                             for ip, first, last, source in periods[:request.history])
-            parts.append("</table>\n")
+        # One time order for both families: by last seen, newest first (IPv4 first on a tie).
+        history = sorted(((last_seen, family, ip, first_seen, source)
+                          for family, periods in record.periods.items()
+                          for ip, first_seen, last_seen, source in periods[:request.history]),
+                         key=lambda period: (-period[0], period[1]))
+        if history:
+            parts.append("<details%s>\n<summary>History: %d period%s, newest first</summary>\n"
+                         "<table>\n<thead><tr><th>Family</th><th>Address</th><th>Seen</th>"
+                         "<th>Held</th></tr></thead>\n" % (
+                             " open" if len(history) <= HTML_OPEN_PERIODS else "",
+                             len(history), "" if len(history) == 1 else "s"))
+            parts.extend(table_row(FAMILY_NAMES[family], "IPv%d" % family, address(ip, source),
+                                   "%s &ndash; %s" % (when(first_seen), when(last_seen)),
+                                   format_span(last_seen - first_seen))
+                         for last_seen, family, ip, first_seen, source in history)
+            parts.append("</table>\n</details>\n")
         parts.append("</section>\n")
-    parts.append("<footer>Times in %s. A name is stale after %s without an update. Generated "
-                 "%s.</footer>\n</body>\n</html>\n" % (
-                     escape(config.timezone), format_span(config.stale_after_s), when(now)))
+    parts.append("<footer>Times in %s. An address family is stale after %s without an "
+                 "update. Generated %s.</footer>\n</body>\n</html>\n" % (
+                     escape(config.timezone), limit, when(now)))
     return "".join(parts)
 
 
@@ -353,7 +416,7 @@ def render_html(records, request, config, now, zone, nothing):
 def view(request, config, now, process_private):
     """(status, content type, body, extra headers) from what the database holds now."""
     zone = time_zone(config.timezone, process_private)
-    records = read_database(config.database, request, now)
+    records = read_database(config.database, request, now, config.stale_after_s)
     shown = [record for record in records if record.periods]
     if request.name is not None and not shown:
         if records:
@@ -361,16 +424,15 @@ def view(request, config, now, process_private):
                           % (request.family, printable(request.name)))
         raise Refused(404, "no updates recorded for name '%s'" % printable(request.name))
     if request.format == "ip":
-        found = [(record, family) for record in shown for family in sorted(record.periods)]
-        if not found:
+        if not shown:
             raise Refused(404, "no address recorded yet")
-        if len(found) > 1:
-            raise Refused(400, "%d addresses match: choose one with the name and family "
-                               "parameters" % len(found))
-        record, family = found[0]
-        stale = record.is_stale(now, config.stale_after_s)
+        if len(shown) > 1:
+            raise Refused(400, "%d names match: choose one with the name parameter" % len(shown))
+        # A fresh family before a stale one, then IPv4; not the newest (VIEWER.md: why).
+        record = shown[0]
+        family = min(record.periods, key=lambda each: (each in record.stale_families, each))
         return 200, TEXT, word(record.periods[family][0][0]) + "\n", (
-            [("X-Ipupdate-Stale", "yes")] if stale else [])
+            [("X-Ipupdate-Stale", "yes")] if family in record.stale_families else [])
     if request.format == "json":
         return 200, "application/json", render_json(shown, request, config, now), []
     nothing = "no %supdates recorded yet" % ("IPv%d " % request.family if request.family else "")
@@ -469,8 +531,8 @@ def main(argv):
     sys.stdout.buffer.write(body.encode("utf-8"))
     sys.stdout.buffer.flush()
     if ("X-Ipupdate-Stale", "yes") in headers:
-        sys.stderr.write("getip_cgi.py: warning: this name is stale (no update for more "
-                         "than %s)\n" % format_span(config.stale_after_s))
+        sys.stderr.write("getip_cgi.py: warning: this address is stale (no update for "
+                         "more than %s)\n" % format_span(config.stale_after_s))
     return EXIT_OK
 
 

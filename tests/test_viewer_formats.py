@@ -17,6 +17,11 @@ from tests.support import (FOREVER, T0, T_SUMMER, TEXT, ViewerTestCase,  # noqa:
 VIEW_KEY = "view-key-3b9d2f61c0a84e57"
 
 
+def time_element(exact, shown):
+    """How the page writes a time: for people, with the exact time in the markup."""
+    return '<time datetime="%s" title="%s">%s</time>' % (exact, exact, shown)
+
+
 class EmptyStateTest(ViewerTestCase):
 
     def test_without_a_database_file_it_says_nothing_is_recorded_and_creates_nothing(self):
@@ -100,7 +105,7 @@ class CurrentAddressTest(ViewerTestCase):
         status, headers, body, _ = self.view("format=json&history=2")
         self.assertEqual(status, 200)
         document = json.loads(body)
-        self.assertIsInstance(document.pop("generated"), int)
+        generated = document.pop("generated")
         newest_v4 = {"ip": "192.0.2.200", "first_seen": T0 + 7300, "last_seen": T0 + 190950,
                      "held": 183650, "source": "ipupdate"}
         v6 = {"ip": "2001:db8::1", "first_seen": T0 + 100, "last_seen": T0 + 7000,
@@ -110,56 +115,71 @@ class CurrentAddressTest(ViewerTestCase):
         self.assertEqual(document, {
             "timezone": "UTC", "stale_after": 3153600000,
             "names": [
-                {"name": "home", "stale": False, "last_heard": T0 + 190950, "refused_24h": 0,
-                 "ipv4": newest_v4, "ipv6": v6,
+                {"name": "home", "stale": False, "state": "ok", "last_heard": T0 + 190950,
+                 "refused_24h": 0, "ipv4": newest_v4, "ipv6": v6,
+                 "families": {"ipv4": self.heard("192.0.2.200", T0 + 190950, generated),
+                              "ipv6": self.heard("2001:db8::1", T0 + 7000, generated)},
                  "history": {"ipv4": [newest_v4, {
                      "ip": "203.0.113.7", "first_seen": T0 + 3700, "last_seen": T0 + 7200,
                      "held": 3500, "source": "ipupdate"}], "ipv6": [v6]}},
-                {"name": "office", "stale": False, "last_heard": T0 + 60, "refused_24h": 0,
-                 "ipv4": office, "ipv6": None, "history": {"ipv4": [office], "ipv6": []}},
+                {"name": "office", "stale": False, "state": "ok", "last_heard": T0 + 60,
+                 "refused_24h": 0, "ipv4": office, "ipv6": None,
+                 "families": {"ipv4": self.heard("192.0.2.1", T0 + 60, generated)},
+                 "history": {"ipv4": [office], "ipv6": []}},
             ]})
 
+    @staticmethod
+    def heard(address, last_heard, now, state="ok"):
+        """An entry of "families", as the server's `check --json` writes it."""
+        return {"address": address, "last_heard": last_heard, "silent_s": now - last_heard,
+                "state": state}
+
     def test_json_without_history_and_with_a_family_keeps_its_keys(self):
+        # last_heard, stale, state and families are the name's, over both families.
         status, _, body, _ = self.view("format=json&family=6")
-        entries = json.loads(body)["names"]
+        document = json.loads(body)
+        entries, generated = document["names"], document["generated"]
         self.assertEqual(entries, [{
-            "name": "home", "stale": False, "last_heard": T0 + 190950, "refused_24h": 0,
-            "ipv4": None,
+            "name": "home", "stale": False, "state": "ok", "last_heard": T0 + 190950,
+            "refused_24h": 0, "ipv4": None,
+            "families": {"ipv4": self.heard("192.0.2.200", T0 + 190950, generated),
+                         "ipv6": self.heard("2001:db8::1", T0 + 7000, generated)},
             "ipv6": {"ip": "2001:db8::1", "first_seen": T0 + 100, "last_seen": T0 + 7000,
                      "held": 6900, "source": "ipupdate"},
             "history": {"ipv4": [], "ipv6": []}}])
 
-    def test_html_shows_each_name_its_addresses_and_its_history(self):
+    def test_html_shows_a_summary_row_then_the_names_history(self):
         status, headers, body, _ = self.view("format=html&name=home&history=1")
         self.assertEqual((status, headers["content-type"]), (200, "text/html; charset=utf-8"))
+        # Times of another year than this one: with the year (the test's now is not 2023).
         self.assertIn(
-            '<section class="name">\n<h2>home</h2>\n'
-            "<p>Last heard %s ago, at 2023-11-17T03:15:50+00:00.</p>\n<table>\n"
-            "<tr><th>IPv4</th><td><code>192.0.2.200</code></td>"
-            "<td>since 2023-11-15T00:15:00+00:00</td>"
-            "<td>last seen 2023-11-17T03:15:50+00:00</td></tr>\n"
-            "<tr><th>IPv6</th><td><code>2001:db8::1</code></td>"
-            "<td>since 2023-11-14T22:15:00+00:00</td>"
-            "<td>last seen 2023-11-15T00:10:00+00:00</td></tr>\n</table>\n"
-            "<table>\n<caption>History, newest first</caption>\n"
-            "<tr><th>Family</th><th>Address</th><th>First seen</th><th>Last seen</th>"
-            "<th>Held</th></tr>\n"
-            "<tr><td>IPv4</td><td><code>192.0.2.200</code></td>"
-            "<td>2023-11-15T00:15:00+00:00</td><td>2023-11-17T03:15:50+00:00</td>"
-            "<td>2d03h</td></tr>\n"
-            "<tr><td>IPv6</td><td><code>2001:db8::1</code></td>"
-            "<td>2023-11-14T22:15:00+00:00</td><td>2023-11-15T00:10:00+00:00</td>"
-            "<td>1h55m</td></tr>\n</table>\n</section>\n"
-            % "SPAN", re.sub(r"Last heard \d+d\d\dh ago", "Last heard SPAN ago", body))
+            "<h1>Current addresses</h1>\n<table>\n<thead><tr><th>Name</th><th>Addresses</th>"
+            "<th>Last heard</th><th>Status</th></tr></thead>\n"
+            '<tr class="ok"><td>home</td><td><code>192.0.2.200</code><br>'
+            "<code>2001:db8::1</code></td><td>%s</td><td>OK</td></tr>\n</table>\n"
+            '<section class="ok">\n<h2>home</h2>\n<details open>\n'
+            "<summary>History: 2 periods, newest first</summary>\n<table>\n"
+            "<thead><tr><th>Family</th><th>Address</th><th>Seen</th><th>Held</th></tr></thead>\n"
+            '<tr class="ipv4"><td>IPv4</td><td><code>192.0.2.200</code></td><td>%s &ndash; %s'
+            "</td><td>2d03h</td></tr>\n"
+            '<tr class="ipv6"><td>IPv6</td><td><code>2001:db8::1</code></td><td>%s &ndash; %s'
+            "</td><td>1h55m</td></tr>\n</table>\n</details>\n</section>\n" % (
+                time_element("2023-11-17T03:15:50+00:00", "DAYS days ago"),
+                time_element("2023-11-15T00:15:00+00:00", "15 Nov 2023 00:15"),
+                time_element("2023-11-17T03:15:50+00:00", "17 Nov 2023 03:15"),
+                time_element("2023-11-14T22:15:00+00:00", "14 Nov 2023 22:15"),
+                time_element("2023-11-15T00:10:00+00:00", "15 Nov 2023 00:10")),
+            re.sub(r">\d+ days ago<", ">DAYS days ago<", body))
         self.assertNotIn("<script", body)
         self.assertNotIn("office", body)
 
     def test_html_page_defaults_to_ten_periods_of_history(self):
         _, _, body, _ = self.view("format=html&name=home")
-        self.assertEqual(body.count("<tr><td>IPv4</td>"), 3)
-        self.assertEqual(body.count("<tr><td>IPv6</td>"), 1)
+        self.assertEqual(body.count('<tr class="ipv4"><td>IPv4</td>'), 3)
+        self.assertEqual(body.count('<tr class="ipv6"><td>IPv6</td>'), 1)
         _, _, body, _ = self.view("format=html&name=home&history=0")
         self.assertNotIn("History", body)
+        self.assertNotIn("<details", body)
 
     def test_a_browser_gets_html_and_curl_gets_text(self):
         browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -213,13 +233,18 @@ class StalenessTest(ViewerTestCase):
 
     def test_html_warns_about_the_stale_name_only(self):
         _, _, body, _ = self.view("format=html")
+        self.assertIn('<tr class="stale"><td>cabin</td><td><code>198.51.100.9</code></td>'
+                      "<td>%s</td><td>Stale</td></tr>\n"
+                      '<tr class="ok"><td>home</td><td><code>203.0.113.7</code></td>'
+                      "<td>%s</td><td>OK</td></tr>\n" % (
+                          time_element(utc(self.cabin_ts), "4 h ago"),
+                          time_element(utc(self.home_ts), "10 min ago")), body)
         # Durations as everywhere (format_span): 4h01m40s, and seconds more on a slow machine.
-        self.assertRegex(body, '<section class="name stale">\n<h2>cabin</h2>\n<p class='
+        self.assertRegex(body, '<section class="stale">\n<h2>cabin</h2>\n<p class='
                                '"warning">&#9888; Stale: nothing heard for 4h0[12]m \\(more '
                                'than 3h00m\\)\\. Its client may have stopped reporting\\.</p>'
-                               '\n<p>Last heard 4h0[12]m ago')
-        self.assertRegex(body, '<section class="name">\n<h2>home</h2>\n<p>Last heard '
-                               '10m0\\ds ago')
+                               '\n<details open>\n')
+        self.assertIn('<section class="ok">\n<h2>home</h2>\n<details open>\n', body)
         self.assertEqual(body.count('class="warning"'), 1)
 
     def test_format_ip_flags_a_stale_name_in_a_header(self):
@@ -283,13 +308,14 @@ class FormatIpTest(ViewerTestCase):
         self.assertAnswer("format=ip&name=home&family=6", 200, "2001:db8::1\n")
         self.assertAnswer("format=ip&name=office", 200, "192.0.2.1\n")
 
-    def test_more_than_one_match_is_refused_with_what_to_pass(self):
-        self.assertAnswer("format=ip", 400, "Error: 3 addresses match: choose one with the "
-                                            "name and family parameters")
-        self.assertAnswer("format=ip&name=home", 400, "Error: 2 addresses match: choose one "
-                                                      "with the name and family parameters")
-        self.assertAnswer("format=ip&family=4", 400, "Error: 2 addresses match: choose one "
-                                                     "with the name and family parameters")
+    def test_a_name_with_both_families_fresh_gets_its_ipv4_address(self):
+        self.assertAnswer("format=ip&name=home", 200, "203.0.113.7\n")
+
+    def test_more_than_one_name_is_refused_with_what_to_pass(self):
+        self.assertAnswer("format=ip", 400, "Error: 2 names match: choose one with the name "
+                                            "parameter")
+        self.assertAnswer("format=ip&family=4", 400, "Error: 2 names match: choose one with "
+                                                     "the name parameter")
 
     def test_no_match_is_not_found(self):
         self.assertAnswer("format=ip&name=office&family=6", 404,
@@ -360,8 +386,7 @@ class CommandLineTest(ViewerTestCase):
         self.assertEqual(self.run_viewer("--name", "cabin"),
                          (1, "", "getip_cgi.py: no updates recorded for name 'cabin'\n"))
         self.assertEqual(self.run_viewer("--format", "ip"), (
-            2, "", "getip_cgi.py: 3 addresses match: choose one with the name and family "
-                   "parameters\n"))
+            2, "", "getip_cgi.py: 2 names match: choose one with the name parameter\n"))
         code, out, err = self.run_viewer("--config", os.path.join(self.directory, "none"))
         self.assertEqual((code, out), (2, ""))
         self.assertIn("cannot read config file", err)
