@@ -33,7 +33,7 @@ from ipupdate_server import (  # noqa: E402
     FAMILY_NAMES, format_span, query_fields, read_history, respond,
     DIGITS, ConfigError, DatabaseUnavailable, Refused, basic_auth_password,
     find_config_path, load_config, log, note_view_refusal, open_database,
-    passwords_match, peer_address, printable, run_cgi)
+    passwords_match, peer_address, printable, run_cgi, VERSION)
 
 FORMATS = ("text", "json", "ip", "html")
 PARAMETERS = ("name", "family", "history", "format", "key")
@@ -516,6 +516,7 @@ def main(argv):
     parser.add_argument("--format", metavar="F", help="text (default), json, ip or html")
     parser.add_argument("--json", dest="format", action="store_const", const="json",
                         help="same as --format json")
+    parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
     args = parser.parse_args(argv)
     params = dict((option, value) for option, value in vars(args).items()
                   if option != "config" and value is not None)

@@ -1040,7 +1040,7 @@ SHARED_WITH_VIEWER = (
     # defined elsewhere in this file, used as they are
     "DIGITS", "ConfigError", "DatabaseUnavailable", "Refused", "basic_auth_password",
     "find_config_path", "load_config", "log", "note_view_refusal", "open_database",
-    "passwords_match", "peer_address", "printable", "run_cgi",
+    "passwords_match", "peer_address", "printable", "run_cgi", "VERSION",
 )
 FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
 STATUS_LINES = dict((int(line[:3]), line) for line in (

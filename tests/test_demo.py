@@ -26,5 +26,15 @@ class DemoTest(unittest.TestCase):
                               r"\n127\.0\.0\.1\n")
 
 
+class VersionTest(unittest.TestCase):
+
+    def test_every_script_says_its_version(self):
+        for script in (support.SERVER, support.CLIENT, support.VIEWER):
+            done = subprocess.run([support.PYTHON, script, "--version"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=support.clean_env(), timeout=30)
+            self.assertEqual((done.returncode, done.stdout.decode(), done.stderr), (
+                0, "%s 1.1\n" % script.rsplit("/", 1)[1], b""))
+
+
 if __name__ == "__main__":
     unittest.main()
