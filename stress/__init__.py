@@ -5,10 +5,12 @@ Engines that load, crash, starve and attack real ipupdate_server.py processes
 afterwards. Each returns a Result: figures for a table, and the violations
 found (which must be none).
 
-  battery.py  harness, concurrency, crash safety, faults, slow clients, floods
-  fuzz.py     the seeded hostile-input fuzzer
-  __main__.py `python3 -m stress` (`make stress`): the long runs and the table
+  tests/battery.py  harness, concurrency, crash safety, faults, slow clients, floods
+  tests/fuzz.py     the seeded hostile-input fuzzer
+  __main__.py       `python3 -m stress` (`make stress`): the long runs and the table
 
-tests/test_reliability.py and tests/test_fuzz.py run the same engines with
-small counts as part of `make test`.
+The engines live in tests/, beside the harness they use (tests/support.py):
+tests/test_reliability.py and tests/test_fuzz.py run them with small counts as
+part of `make test`, and this package only runs them long. The dependency goes
+one way: stress/ imports tests/, never the reverse.
 """

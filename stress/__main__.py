@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from stress import battery, fuzz
+from tests import battery, fuzz
 
 PHASES = ("load", "crashes", "faults", "slow", "flood", "fuzz")
 

@@ -1,6 +1,6 @@
 """Hostile input: thousands of seeded, generated requests against `serve` and
 a few hundred against CGI, judged by an oracle written apart from the server
-(stress/fuzz.py): no 5xx, no traceback, no accepted forgery, no change to
+(tests/fuzz.py): no 5xx, no traceback, no accepted forgery, no change to
 the history but by authentic updates, no key or MAC in any log.
 
 The seed changes from run to run (more ground covered over time) and is in
@@ -12,7 +12,7 @@ import os
 import time
 import unittest
 
-from stress import battery, fuzz
+from tests import battery, fuzz
 
 SEED = int(os.environ.get("IPUPDATE_FUZZ_SEED") or int(time.time()) % 100000)
 SERVE_CASES = 1500

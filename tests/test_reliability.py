@@ -1,7 +1,7 @@
 """Under load, faults and floods, nothing is lost and no one gets in.
 
 Real CGI executions and real `serve` processes on 127.0.0.0/8, driven by the
-engines of stress/battery.py with small counts (`make stress` runs them long).
+engines of tests/battery.py with small counts (`make stress` runs them long).
 Every test ends by checking that no reply, log line or command line it saw
 held a key. docs/SECURITY.md says which test backs which claim.
 """
@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from stress import battery
+from tests import battery
 from tests import support
 from tests.support import HOME_KEY, KEY, update_body
 

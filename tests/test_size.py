@@ -59,6 +59,16 @@ class OneDirectionOfDependencyTest(unittest.TestCase):
         self.assertNotIn("ipupdate_server", names)
         self.assertEqual(names.count("getip_cgi"), 1)
 
+    def test_the_tests_never_import_the_stress_package(self):
+        # stress/ runs the engines of tests/ long; the reverse would be a cycle.
+        for name in sorted(os.listdir(os.path.join(support.ROOT, "tests"))):
+            if name.endswith(".py"):
+                tree = ast.parse(source(os.path.join("tests", name)))
+                modules = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                           for alias in node.names] + [node.module or "" for node in ast.walk(
+                               tree) if isinstance(node, ast.ImportFrom)]
+                self.assertFalse([m for m in modules if m.split(".")[0] == "stress"], name)
+
     def test_serve_loads_one_module_object_per_file(self):
         # python3 -v names every module it imports: a second copy of the server
         # (as `ipupdate_server` beside `__main__`) would show as an import of it.

@@ -32,8 +32,8 @@ import threading
 import time
 import urllib.parse
 
-from stress import battery
-from stress.battery import FORM, OK_LINES, key_for
+from tests import battery
+from tests.battery import FORM, OK_LINES, key_for
 from tests import support
 from tests.support import HOME_KEY, KEY, sign
 
