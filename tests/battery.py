@@ -214,24 +214,14 @@ def cgi(workspace, body, remote_addr="127.0.0.1", method="POST", content_type=FO
     return Reply(status, headers, text, log, elapsed)
 
 
-class Serve(object):
-    """`ipupdate_server.py serve` on 127.0.0.1 and an ephemeral port."""
+class Serve(support.LocalServer):
+    """support.LocalServer, with every reply and its error log read for keys
+    (workspace.witness) and requests from any loopback source."""
 
     def __init__(self, workspace, timeout_s=None):
         self.workspace = workspace
-        self.log_file = tempfile.TemporaryFile()
-        args = [PYTHON, SERVER, "serve", "--config", workspace.config, "--bind", "127.0.0.1",
-                "--port", "0"]
-        if timeout_s is not None:
-            args += ["--timeout", str(timeout_s)]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log_file,
-                                        env=support.clean_env())
-        line = self.process.stdout.readline().decode()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not match:
-            self.stop()
-            raise RuntimeError("serve did not start: %r %r" % (line, self.log()))
-        self.port = int(match.group(1))
+        support.LocalServer.__init__(self, workspace.config, serve_args=(
+            [] if timeout_s is None else ["--timeout", str(timeout_s)]))
         self.log_seen = 0
 
     def request(self, method, body=b"", source="127.0.0.1", path="/", timeout_s=10,
@@ -259,10 +249,7 @@ class Serve(object):
 
     def log(self):
         """All the server wrote to its error log so far."""
-        if self.log_file.closed:
-            return self.final_log
-        self.log_file.seek(0)
-        return self.log_file.read().decode("utf-8", "replace")
+        return self.stderr()
 
     def new_log(self):
         """What it wrote since the last call."""
@@ -276,15 +263,11 @@ class Serve(object):
         self.process.wait(10)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        if not self.log_file.closed:
-            self.final_log = self.log()
-            self.log_file.close()
-            self.process.stdout.close()
-            self.workspace.witness(self.final_log, "the serve error log")
-        return self.final_log
+        running = not self.stderr_file.closed
+        support.LocalServer.stop(self)
+        if running:
+            self.workspace.witness(self.stderr_text, "the serve error log")
+        return self.stderr_text
 
     def rss_kib(self):
         """The server's resident memory, KiB (Linux /proc)."""
@@ -294,11 +277,6 @@ class Serve(object):
                     return int(line.split()[1])
         return 0
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def check_log(result, text, where):

@@ -58,13 +58,14 @@ def clean_env(**extra):
 class LocalServer(object):
     """`ipupdate_server.py serve` on an ephemeral port, as a real subprocess."""
 
-    def __init__(self, config_path, bind="127.0.0.1", python=None, python_flags=()):
+    def __init__(self, config_path, bind="127.0.0.1", python=None, python_flags=(),
+                 serve_args=()):
         self.config_path = config_path
         self.stderr_file = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [python or PYTHON] + list(python_flags) + [
-                SERVER, "serve", "--config", config_path, "--bind", bind, "--port", "0"],
-            stdout=subprocess.PIPE, stderr=self.stderr_file, env=clean_env())
+                SERVER, "serve", "--config", config_path, "--bind", bind, "--port", "0"]
+            + list(serve_args), stdout=subprocess.PIPE, stderr=self.stderr_file, env=clean_env())
         line = self.process.stdout.readline().decode()
         match = re.search(r"http://(\S+):(\d+)/", line)
         if not match:
