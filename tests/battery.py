@@ -278,7 +278,6 @@ class Serve(support.LocalServer):
         return 0
 
 
-
 def check_log(result, text, where):
     """A log may say anything useful, but never a traceback or a MAC."""
     if "Traceback" in text:
