@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-About 480 lines, standard library only, Python 3.6 to 3.13. It holds your
-password and runs unattended from cron: read it before you trust it. The
-promise: an update goes only to the URL given, only for an address the server
-signed for this very request; exit 0 only when the server signed that it
-recorded it; and a run ends within --timeout whatever the network does.
-How to run it: HELP (--help); the protocol: docs/PROTOCOL.md.
+About 445 lines, standard library only, Python 3.6 to 3.13. It holds your
+password and runs from cron: read it before you trust it. Its promise: an update
+goes only to the URL given, only for an address the server signed for this very
+request; exit 0 only when the server signed that it recorded it; a run ends
+within --timeout, whatever the network does. See HELP and docs/PROTOCOL.md.
 """
 
 import getopt, hashlib, hmac, http.client, os, socket, ssl, sys, threading, time, types
@@ -317,26 +316,21 @@ HELP = """\
 usage: ipupdater.py --url URL [-n NAME] --password-file FILE [options below]
        ipupdater.py -w HOST[:PORT] [-u PATH] [-n NAME] -p PASSWORD [...]
 
-Ask the server which address it sees, check its signed reply, then send a
-signed update: only to URL (no redirect, no proxy), all within --timeout.
+Ask the server which address it sees, check its signed reply, send the update.
 
-  --url URL       the server script; https: certificate checked (system CAs)
-  -w HOST[:PORT]  the original's form, http://HOST[:PORT]/PATH, where
-  -u PATH         PATH has no leading slash (default: %(path)s);
-                  -w https://HOST[:PORT] for another scheme
-  --password-file FILE  the server's key for NAME (or its shared secret), one
-                  trailing newline ignored; refused if others may read it
-                  (chmod 600 it) unless --allow-readable-password-file
+  --url URL       the server script (no redirect, no proxy); https: CA-checked
+  -w HOST[:PORT]  the original's URL http://HOST[:PORT]/PATH (-w https://... too)
+  -u PATH         PATH, no leading slash (default: %(path)s)
+  --password-file FILE  the key for NAME (or the shared secret); one newline
+                  ignored; chmod 600 it, or --allow-readable-password-file
   -p, --password PASSWORD  ps shows it; with neither, IPUPDATE_PASSWORD is read
   -n, --name NAME record the address under NAME (default: no name)
-  -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
-                  (IPv6: the stable source address, not a temporary one)
+  -4, -6          IPv4 (IPv6, stable source) only; -4 -6, --both: each in turn
   --source ADDR   connect from this local address (so, over its family)
   -q, --quiet     print nothing when the address is unchanged (for cron)
   --dry-run       check the address, print the update instead of sending it
   --verbose       each request and answer line on stderr (never the key)
-  --legacy        for the original ipupdate.php: replies without nonce, and
-                  an update answered by an unsigned line
+  --legacy        for the original ipupdate.php: no nonce, no signed outcome
   --timeout S     the whole run, every retry included, ends after S
                   seconds at most (default %(timeout)g), with exit code 3
   --retries N     after a network failure or HTTP 502/503/504, 1 s, 2 s,
@@ -347,15 +341,12 @@ Example for crontab -e, with the key in a file only you may read (chmod 600):
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
 
 Exit codes (with -4 -6, the first failure's):
-  0  success: the server signed that it recorded the update (a new or the
-     same address); or --dry-run checked everything
+  0  success: the server signed that it recorded it; or --dry-run checked all
   1  internal error: a bug, please report it
   2  usage or configuration error (options, password file)
   3  network failure: no connection, timeout (--timeout), server unavailable
-  4  the server's reply failed authentication (wrong password or URL, or
-     someone on the path), or the TLS certificate is untrusted, and nothing
-     was sent; or the answer to the update is not signed for it: it may not
-     be recorded
+  4  the server's reply failed authentication, or its TLS certificate: nothing
+     was sent; or the update's answer is not signed for it: it may be lost
   5  the server refused the request, redirected it, or did not answer OK
 """ % dict(path=DEFAULT_PATH, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES)
 
