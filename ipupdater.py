@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """ipupdater.py - tell an ipupdate server this machine's public IP address.
 
-About 480 lines, standard library only, Python 3.6 to 3.13. It holds your
-password and runs unattended from cron: read it before you trust it. The
-promise: an update goes only to the URL given, only for an address the server
-signed for this very request; exit 0 only when the server signed that it
-recorded it; and a run ends within --timeout whatever the network does.
-How to run it: HELP (--help); the protocol: docs/PROTOCOL.md.
+About 445 lines, standard library only, Python 3.6 to 3.13. It holds your
+password and runs from cron: read it before you trust it. Its promise: an update
+goes only to the URL given, only for an address the server signed for this very
+request; exit 0 only when the server signed that it recorded it; a run ends
+within --timeout, whatever the network does. See HELP and docs/PROTOCOL.md.
 """
 
 import getopt, hashlib, hmac, http.client, os, socket, ssl, sys, threading, time, types
@@ -25,14 +24,12 @@ CLOCK_OFFSET_ENV = "IPUPDATE_TEST_CLOCK_OFFSET_S"   # tests: seconds added to th
 ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
 DIGITS = frozenset("0123456789")   # not str.isdigit(): it takes '\u00b2', int() does not
 FAMILIES = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}   # -4, -6
-# Linux's <linux/in6.h>, which the socket module does not name: prefer the
-# stable source address to a temporary one (RFC 4941) that changes daily.
-IPV6_ADDR_PREFERENCES, IPV6_PREFER_SRC_PUBLIC = 72, 0x0002
+IPV6_ADDR_PREFERENCES, IPV6_PREFER_SRC_PUBLIC = 72, 0x0002   # Linux: stable, not temporary source
+RECORDED = {"new": "OK: New IP updated", "unchanged": "OK: Timestamp updated"}   # outcome: line
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NETWORK, EXIT_AUTH, EXIT_REFUSED = range(6)
 
 class Failure(Exception):
-    """Ends the run (EXIT_NETWORK: the attempt) with exit status `code`, one line.
-    `answer`: the body of a refusal, which may carry a signed outcome."""
+    """Ends the run (EXIT_NETWORK: the attempt), exit status `code`; `answer`: a refusal's body."""
     def __init__(self, code, message, sent=False, answer=None):
         if code == EXIT_AUTH and not sent:   # a check before the update: say so
             message += "; nothing was sent"
@@ -40,8 +37,7 @@ class Failure(Exception):
         self.code, self.answer = code, answer
 
 # === Protocol ================================================================
-# The signed strings, built here only; ipupdate_server.py has the same functions,
-# held to the same table by tests/test_vectors.py.
+# The signed strings, built here only; ipupdate_server.py's twins meet tests/test_vectors.py.
 
 def sign(key, message):
     """HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits."""
@@ -49,9 +45,8 @@ def sign(key, message):
 
 def ip_reply_message(address, ts, nonce=None, now=None):
     """The signed part of a type=ip reply; without a nonce, the original's form."""
-    if nonce is None:
-        return "ip=%s&ts=%s" % (address, ts)
-    return "ip=%s&ts=%s&nonce=%s&now=%s" % (address, ts, nonce, now)
+    original = "ip=%s&ts=%s" % (address, ts)
+    return original if nonce is None else original + "&nonce=%s&now=%s" % (nonce, now)
 
 def update_message(address, name, ts):
     """The signed part of a type=update request (NAME present even when empty)."""
@@ -62,57 +57,48 @@ def outcome_message(outcome, address, name, ts, nonce, now):
     return "type=outcome&outcome=%s&ip=%s&name=%s&ts=%s&nonce=%s&now=%s" % (
         outcome, address, name, ts, nonce, now)
 
-RECORDED = {"new": "OK: New IP updated", "unchanged": "OK: Timestamp updated"}
+def form(line):
+    """The field names of a line FIELD=VALUE&..., in order, and a dict of the values."""
+    pairs = [pair.partition("=") for pair in line.split("&")]
+    return [field for field, _, _ in pairs], dict((field, value) for field, _, value in pairs)
 
 def check_outcome(key, text, update, nonce):
-    """(outcome, server time) that the server signed in `text`, its answer to
-    `update` (address, name, ts) sent with `nonce`; None if it signed none;
-    Failure(EXIT_AUTH) if the signature is not the server's for this update."""
+    """The outcome signed in `text`, the answer to `update` (address, name, ts) sent
+    with `nonce`; None if none is; Failure(EXIT_AUTH) if not signed for this update."""
     lines = text.rstrip("\r\n").split("\n")
-    pairs = [pair.partition("=") for pair in lines[-1].split("&")]
-    values = dict((field, value) for field, _, value in pairs)
-    if len(lines) != 2 or [field for field, _, _ in pairs] != ["outcome", "now", "h"]:
+    fields, values = form(lines[-1])
+    if len(lines) != 2 or fields != ["outcome", "now", "h"]:
         return None
     message = outcome_message(values["outcome"], *(update + (nonce, values["now"])))
     if not (values["now"] and set(values["now"]) <= DIGITS) or not hmac.compare_digest(
             sign(key, message).encode(), values["h"].encode("utf-8")):
-        raise Failure(EXIT_AUTH, "the answer to the update is not signed by the server for "
-                      "this update (forged, or for another one): it may not be recorded",
-                      sent=True)
-    return values["outcome"], int(values["now"])
+        raise Failure(EXIT_AUTH, "the answer to the update is not signed by the server for this "
+                      "update (forged, or for another one): it may not be recorded", sent=True)
+    return values["outcome"]
 
 def check_ip_reply(key, text, ts, nonce, legacy=False):
     """(address, server_now) from the reply to type=ip&ts=ts&nonce=nonce, server_now
     None in the legacy form; Failure(EXIT_AUTH) unless signed for this request."""
-    pairs = [pair.partition("=") for pair in text.rstrip("\r\n").split("&")]
-    fields = [field for field, _, _ in pairs]
-    values = dict((field, value) for field, _, value in pairs)
-    if fields == ["ip", "ts", "nonce", "now", "h"]:
-        message = ip_reply_message(values["ip"], values["ts"], values["nonce"], values["now"])
-    elif fields == ["ip", "ts", "h"] and legacy:
-        message = ip_reply_message(values["ip"], values["ts"])
-    elif fields == ["ip", "ts", "h"]:
+    fields, values = form(text.rstrip("\r\n"))
+    if fields == ["ip", "ts", "h"] and not legacy:
         # Anyone may get one signed for his own address and our ts, and swap it in.
         raise Failure(EXIT_AUTH, "the address reply is in the original ipupdate.php's form, "
                       "without the nonce sent: pass --legacy if the server really is the "
                       "original ipupdate.php")
-    else:
+    address, now = values.get("ip", ""), values.get("now", "0")   # the legacy form has no now
+    if (fields not in (["ip", "ts", "nonce", "now", "h"], ["ip", "ts", "h"]) or not address
+            or set(address) - ADDRESS_CHARS or not now or set(now) - DIGITS):
         raise Failure(EXIT_AUTH, "the answer to the address request is not an ipupdate reply "
                       "(%s): wrong URL, or something else answered" % describe(text))
-    # compare_digest, not ==, whose time tells a forger how much of a guessed MAC
-    # is right. Bytes: compare_digest refuses non-ASCII str (a forger's choice).
+    message = ip_reply_message(*(values[field] for field in fields if field != "h"))
+    # Not ==: its time tells a forger how much of his MAC is right. Bytes: non-ASCII str raises.
     if not hmac.compare_digest(sign(key, message).encode(), values["h"].encode("utf-8")):
         raise Failure(EXIT_AUTH, "the address reply fails authentication: wrong password (for "
                       "this name), or someone on the path altered the reply")
-    # Only our own ts and nonce prove a genuine reply answers us, now: no replay.
     if values["ts"] != ts or values.get("nonce", nonce) != nonce:
         raise Failure(EXIT_AUTH, "the address reply is signed but answers another request "
                       "(its ts or nonce is not the one sent): a replayed reply")
-    address, now = values["ip"], values.get("now")
-    now_ok = now is None or (now and set(now) <= DIGITS)
-    if not (address and set(address) <= ADDRESS_CHARS and now_ok):
-        raise Failure(EXIT_AUTH, "the address reply is signed but malformed: " + describe(text))
-    return address, (None if now is None else int(now))
+    return address, (int(now) if "now" in values else None)
 
 def printable(text, limit=160):
     """Text from the network, safe for one line of a terminal or a cron mail."""
@@ -127,13 +113,16 @@ def describe(text):
     return "'%s'" % printable(text.splitlines()[0], 60) if text else "empty"
 
 # === HTTP ====================================================================
-# http.client follows no redirect and reads no proxy setting: the server must see
-# this machine's own address, and the signed update go only where we were told.
+# http.client follows no redirect and no proxy: the server sees us, the update goes to --url.
+
+HINTS = {404: ": no such script there, check --url",   # what to fix, after a refusal's line
+         405: ": that URL takes no POST; if it is the viewer (getip_cgi.py), that is not the "
+              "update handler: give ipupdate_server.py's URL",
+         500: ": look at the server's error log, or run 'ipupdate_server.py check' there"}
 
 def target(url):
     """(host, port, path, TLS context or None) of the server script's URL."""
-    # Spaces and control characters could end the request line or a header
-    # early (header injection); urlsplit() would drop tabs and newlines silently.
+    # Spaces or control characters could end a header early (injection); urlsplit() drops some.
     if not all("!" <= c <= "~" for c in url):
         raise Failure(EXIT_USAGE, "the URL has spaces or control characters; percent-encode them")
     if not url.lower().startswith(("http://", "https://")):
@@ -152,8 +141,7 @@ def target(url):
             ssl.create_default_context() if https else None)
 
 def open_socket(settings, family):
-    """A socket connected to the server, over one address family if asked (-4,
-    -6), which socket.create_connection() cannot be told; TLS for https."""
+    """A socket to the server, TLS for https; -4/-6 pick a family, as create_connection() can't."""
     host, port = settings.host, settings.port
     try:
         addresses = socket.getaddrinfo(host, port, FAMILIES[family], socket.SOCK_STREAM)
@@ -168,9 +156,14 @@ def open_socket(settings, family):
                 sock.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDR_PREFERENCES, IPV6_PREFER_SRC_PUBLIC)
             except OSError:
                 pass   # an older kernel: its choice, as before
+        if settings.source:
+            try:
+                sock.bind((settings.source, 0))
+            except OSError as failed:
+                sock.close()
+                raise Failure(EXIT_USAGE, "--source %s: %s (it must be an address of this "
+                              "machine)" % (printable(settings.source), failed.strerror or failed))
         try:
-            if settings.source:
-                bind(sock, settings.source)
             sock.connect(address)
             break
         except OSError as failed:
@@ -181,15 +174,6 @@ def open_socket(settings, family):
                       % (host, port, printable(error.strerror or str(error))))
     # The certificate is checked for the URL's host, whatever address answered.
     return settings.tls.wrap_socket(sock, server_hostname=host) if settings.tls else sock
-
-def bind(sock, source):
-    """--source: connect from that local address, or a usage Failure."""
-    try:
-        sock.bind((source, 0))
-    except OSError as error:
-        sock.close()
-        raise Failure(EXIT_USAGE, "--source %s: %s (it must be an address of this machine)"
-                      % (printable(source), error.strerror or error))
 
 def post(settings, family, what, fields):
     """POST the form `fields`: the text of a 200 answer that is no Error line, else a Failure."""
@@ -212,11 +196,8 @@ def post(settings, family, what, fields):
                 or getattr(error, "reason", None) == "CERTIFICATE_VERIFY_FAILED"):
             raise Failure(EXIT_AUTH, "the TLS certificate of %s is not trusted (%s): someone "
                           "may be in the middle" % (host, printable(str(error))))
-        if not isinstance(error, OSError):
-            raise Failure(EXIT_NETWORK, "the answer from %s is not HTTP, or was cut short (%s)"
-                          % (host, printable(str(error).strip() or type(error).__name__, 60)))
-        raise Failure(EXIT_NETWORK, "no answer from %s: %s"
-                      % (host, printable(error.strerror or str(error))))
+        why = getattr(error, "strerror", None) or str(error).strip() or type(error).__name__
+        raise Failure(EXIT_NETWORK, "no HTTP answer from %s (%s)" % (host, printable(why, 80)))
     finally:
         connection.close()
     if len(data) > MAX_RESPONSE_BYTES:
@@ -231,20 +212,14 @@ def post(settings, family, what, fields):
                       "if that is the right place, give it with --url"
                       % (what, status, printable(response.getheader("location", "?"))))
     error_line = printable(text.splitlines()[0]) if text.startswith("Error") else ""
-    if status == 200 and not error_line:
+    if status == 200 and not error_line:   # the original ipupdate.php says Error with a 200
         return text
     if status in (502, 503, 504):  # a proxy or the database is busy: try again later
         raise Failure(EXIT_NETWORK, "the server is unavailable for the %s (HTTP %d): %s"
                       % (what, status, error_line or describe(text)))
-    hint = {404: ": no such script there, check --url",
-            405: ": that URL takes no POST; if it is the viewer (getip_cgi.py), that is not "
-                 "the update handler: give ipupdate_server.py's URL",
-            500: ": look at the server's error log, or run 'ipupdate_server.py check' there"
-            }.get(status, "")
-    # The original ipupdate.php answers its errors with 200.
     raise Failure(EXIT_REFUSED, "the server refused the %s%s: %s%s" % (
         what, " (HTTP %d)" % status if status != 200 else "", error_line or describe(text),
-        hint), answer=text)
+        HINTS.get(status, "")), answer=text)
 
 # === The run: ask, check, update; per address family, with retries ===========
 
@@ -257,9 +232,7 @@ def exchange(settings, family):
                 ("nonce", nonce)] + ([("name", name)] if name else []))
     received, local_now = time.monotonic(), int(time.time() + settings.clock_offset_s)
     address, server_now = check_ip_reply(key, text, ts, nonce, settings.legacy)
-    # The server judges every message by its own clock: date the update by the
-    # time it signed, plus the time since (--legacy: it signs none, local clock).
-    signed_now = local_now if server_now is None else server_now
+    signed_now = local_now if server_now is None else server_now   # dated by the server's clock
     update_ts = str(signed_now + int(time.monotonic() - received))
     offset_s = local_now - signed_now
     if abs(offset_s) > CLOCK_WARNING_S:   # said once, by run(): a Pi has no real-time clock
@@ -268,8 +241,7 @@ def exchange(settings, family):
     label = "%s: %s" % (printable(name), address) if name else address
     update = [("type", "update"), ("ip", address), ("name", name), ("ts", update_ts),
               ("h", sign(key, update_message(address, name, update_ts)))]
-    # A fresh nonce asks the server to sign the outcome: a man in the middle
-    # could drop the update and answer "OK" himself (the original signs none).
+    # A fresh nonce asks for a signed outcome: else a man in the middle could fake "OK".
     nonce = os.urandom(16).hex()
     update += [] if settings.legacy else [("nonce", nonce)]
     if settings.dry_run:
@@ -280,22 +252,22 @@ def exchange(settings, family):
         if failure.answer is None or settings.legacy:
             raise
         signed = check_outcome(key, failure.answer, (address, name, update_ts), nonce)
-        raise Failure(failure.code, "%s (%s)" % (failure, "signed by the server: " + signed[0]
+        raise Failure(failure.code, "%s (%s)" % (failure, "signed by the server: " + signed
                                                  if signed else "unsigned"))
-    line = printable(text.splitlines()[0]) if text.startswith("OK") else None
-    if line is None:
+    if not text.startswith("OK"):
         raise Failure(EXIT_REFUSED, "the answer to the update is neither OK nor Error (%s): "
                                     "check the URL" % describe(text))
+    line = printable(text.splitlines()[0])
     if not settings.legacy:
         signed = check_outcome(key, text, (address, name, update_ts), nonce)
         if signed is None:
             raise Failure(EXIT_AUTH, "the answer to the update carries no signed outcome: it "
                           "may not be recorded (someone in the middle, or a server older than "
                           "this client; --legacy for the original ipupdate.php)", sent=True)
-        if RECORDED.get(signed[0]) != line:
+        if RECORDED.get(signed) != line:
             raise Failure(EXIT_AUTH, "the server signed '%s' for this update, but the answer "
-                          "says '%s'" % (printable(signed[0], 20), line), sent=True)
-    return None if settings.quiet and line == "OK: Timestamp updated" else label + " -> " + line
+                          "says '%s'" % (printable(signed, 20), line), sent=True)
+    return None if settings.quiet and line == RECORDED["unchanged"] else label + " -> " + line
 
 def format_duration(seconds):
     """'1095 d 0 h' or '3 h 12 min', rounded to the last unit shown."""
@@ -344,26 +316,21 @@ HELP = """\
 usage: ipupdater.py --url URL [-n NAME] --password-file FILE [options below]
        ipupdater.py -w HOST[:PORT] [-u PATH] [-n NAME] -p PASSWORD [...]
 
-Ask the server which address it sees, check its signed reply, then send a
-signed update: only to URL (no redirect, no proxy), all within --timeout.
+Ask the server which address it sees, check its signed reply, send the update.
 
-  --url URL       the server script; https: certificate checked (system CAs)
-  -w HOST[:PORT]  the original's form, http://HOST[:PORT]/PATH, where
-  -u PATH         PATH has no leading slash (default: %(path)s);
-                  -w https://HOST[:PORT] for another scheme
-  --password-file FILE  the server's key for NAME (or its shared secret), one
-                  trailing newline ignored; refused if others may read it
-                  (chmod 600 it) unless --allow-readable-password-file
+  --url URL       the server script (no redirect, no proxy); https: CA-checked
+  -w HOST[:PORT]  the original's URL http://HOST[:PORT]/PATH (-w https://... too)
+  -u PATH         PATH, no leading slash (default: %(path)s)
+  --password-file FILE  the key for NAME (or the shared secret); one newline
+                  ignored; chmod 600 it, or --allow-readable-password-file
   -p, --password PASSWORD  ps shows it; with neither, IPUPDATE_PASSWORD is read
   -n, --name NAME record the address under NAME (default: no name)
-  -4, -6          over IPv4 (IPv6) only; -4 -6 or --both: each in turn
-                  (IPv6: the stable source address, not a temporary one)
+  -4, -6          IPv4 (IPv6, stable source) only; -4 -6, --both: each in turn
   --source ADDR   connect from this local address (so, over its family)
   -q, --quiet     print nothing when the address is unchanged (for cron)
   --dry-run       check the address, print the update instead of sending it
   --verbose       each request and answer line on stderr (never the key)
-  --legacy        for the original ipupdate.php: replies without nonce, and
-                  an update answered by an unsigned line
+  --legacy        for the original ipupdate.php: no nonce, no signed outcome
   --timeout S     the whole run, every retry included, ends after S
                   seconds at most (default %(timeout)g), with exit code 3
   --retries N     after a network failure or HTTP 502/503/504, 1 s, 2 s,
@@ -374,21 +341,17 @@ Example for crontab -e, with the key in a file only you may read (chmod 600):
   */10 * * * * /usr/bin/python3 /home/pi/ipupdater.py -q --url http://example.org/cgi-bin/ipupdate_server.py -n home --password-file /home/pi/.ipupdate.key
 
 Exit codes (with -4 -6, the first failure's):
-  0  success: the server signed that it recorded the update (a new or the
-     same address); or --dry-run checked everything
+  0  success: the server signed that it recorded it; or --dry-run checked all
   1  internal error: a bug, please report it
   2  usage or configuration error (options, password file)
   3  network failure: no connection, timeout (--timeout), server unavailable
-  4  the server's reply failed authentication (wrong password or URL, or
-     someone on the path), or the TLS certificate is untrusted, and nothing
-     was sent; or the answer to the update is not signed for it: it may not
-     be recorded
+  4  the server's reply failed authentication, or its TLS certificate: nothing
+     was sent; or the update's answer is not signed for it: it may be lost
   5  the server refused the request, redirected it, or did not answer OK
 """ % dict(path=DEFAULT_PATH, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES)
 
-LONG_OPTIONS = ["url=", "password-file=", "allow-readable-password-file", "password=", "name=",
-                "both", "dry-run", "legacy", "quiet", "timeout=", "retries=", "help", "version",
-                "source=", "verbose"]
+LONG_OPTIONS = ("url= password-file= allow-readable-password-file password= name= both dry-run "
+                "legacy quiet timeout= retries= help version source= verbose").split()
 SAME_AS = {"--password": "-p", "--name": "-n", "--quiet": "-q", "--help": "-h"}
 
 def number(given, option, default, kind, low, high):
@@ -406,14 +369,13 @@ def read_password_file(path, allow_readable):
     try:
         with open(path, "rb") as password_file:
             mode = os.fstat(password_file.fileno()).st_mode & 0o777
-            # A key others can read is a key others have. (Windows has no such bits.)
-            if mode & 0o044 and not allow_readable and os.name == "posix":
-                raise Failure(EXIT_USAGE, "password file %s may be read by group or others (mode "
-                              "%03o): chmod 600 it, or pass --allow-readable-password-file"
-                              % (path, mode))
             data = password_file.read(MAX_PASSWORD_FILE_BYTES + 1)
     except OSError as error:
         raise Failure(EXIT_USAGE, "cannot read password file %s: %s" % (path, error.strerror))
+    # A key others can read is a key others have. (Windows has no such bits.)
+    if mode & 0o044 and not allow_readable and os.name == "posix":
+        raise Failure(EXIT_USAGE, "password file %s may be read by group or others (mode %03o): "
+                      "chmod 600 it, or pass --allow-readable-password-file" % (path, mode))
     if len(data) > MAX_PASSWORD_FILE_BYTES:
         raise Failure(EXIT_USAGE, "password file %s is over %d bytes: is it the right file?"
                       % (path, MAX_PASSWORD_FILE_BYTES))
@@ -443,13 +405,12 @@ def settings_from(given, environ):
     timeout_s = number(given, "--timeout", DEFAULT_TIMEOUT_S, float, 0.1, MAX_TIMEOUT_S)
     families = [family for family in (4, 6) if "-%d" % family in given or "--both" in given]
     source = given.get("--source")
-    if source:   # one local address: one family
-        if not (set(source) <= ADDRESS_CHARS and source.strip(":.")):
-            raise Failure(EXIT_USAGE, "--source must be an IPv4 or IPv6 address of this machine")
-        if families not in ([], [6 if ":" in source else 4]):
-            raise Failure(EXIT_USAGE, "--source %s is one address, of one family: it cannot go "
-                          "with %s" % (source, " ".join("-%d" % f for f in families)))
-        families = [6 if ":" in source else 4]
+    if source:   # one local address: one family, its own
+        family = 6 if ":" in source else 4
+        if families not in ([], [family]) or not source.strip(":.") or set(source) - ADDRESS_CHARS:
+            raise Failure(EXIT_USAGE, "--source takes one IPv4 or IPv6 address of this machine, "
+                          "and only its own family's -4 or -6")
+        families = [family]
     return types.SimpleNamespace(
         host=host, port=port, path=path, tls=tls, key=key, name=given.get("-n", ""),
         url=printable(url), source=source, verbose="--verbose" in given,
@@ -469,13 +430,10 @@ def main(argv):
             sys.stdout.write(HELP if "-h" in given else "ipupdater.py %s\n" % VERSION)
             return EXIT_OK
         return run(settings_from(given, os.environ))
-    except getopt.GetoptError as error:   # an unknown option, or one without its value
-        sys.stderr.write("ipupdater: %s (see --help)\n" % printable(str(error)))
+    except (getopt.GetoptError, Failure) as error:   # usage errors: run() reports the others
+        message = error if isinstance(error, Failure) else printable(str(error))
+        sys.stderr.write("ipupdater: %s (see --help)\n" % message)
         return EXIT_USAGE
-    except Failure as failure:
-        hint = " (see --help)" if failure.code == EXIT_USAGE else ""
-        sys.stderr.write("ipupdater: %s%s\n" % (failure, hint))
-        return failure.code
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # a bug: one line for the cron mail, never the password

@@ -100,12 +100,12 @@ MUTANTS = [
      "client: ts/nonce echo not checked"),
     (CLIENT, 'values.get("nonce", nonce) != nonce:', "False:",
      "client: nonce echo not checked"),
-    (CLIENT, 'elif fields == ["ip", "ts", "h"] and legacy:', 'elif fields == ["ip", "ts", "h"]:',
+    (CLIENT, 'if fields == ["ip", "ts", "h"] and not legacy:', "if False:",
      "client: legacy reply accepted without --legacy"),
     (CLIENT, "or not hmac.compare_digest(\n            sign(key, message).encode(), "
              "values[\"h\"].encode(\"utf-8\")):", "or False:",
      "client: the outcome's MAC not checked"),
-    (CLIENT, "        if RECORDED.get(signed[0]) != line:", "        if False:",
+    (CLIENT, "        if RECORDED.get(signed) != line:", "        if False:",
      "client: a signed refusal taken for success"),
     (CLIENT, "        if signed is None:\n            raise Failure(EXIT_AUTH, \"the answer to the "
              "update carries", "        if False:\n            raise Failure(EXIT_AUTH, \"the "
