@@ -22,7 +22,7 @@ import time
 import unittest
 
 from tests import support
-from tests import test_deploy as deploy
+from tests import deploy
 from tests.support import KEY, HOME_KEY, rows, now, update_body
 
 ROUTER_PW = "router-pw-3c9e1f7a5b2d4608"    # home.example.org and nas.example.org
