@@ -26,11 +26,11 @@ TESTED_RECIPES = {
                        "test_deploy_upgrade.UpgradeThroughServeTest"),
     "apache-old-urls": "test_deploy_cgi.ApacheCgiTest",
     "nginx-old-urls": "test_deploy_cgi.NginxCgiTest",
-    "dyndns2-config": "test_dyndns2.ApacheDyndns2Test",
-    "apache-dyndns2": "test_dyndns2.ApacheDyndns2Test",
-    "ddclient-conf": ("test_dyndns2.RealClientsThroughServeTest, "
-                      "test_dyndns2.ApacheDyndns2Test"),
-    "inadyn-conf": "test_dyndns2.RealClientsThroughServeTest",
+    "dyndns2-config": "test_dyndns2_clients.ApacheDyndns2Test",
+    "apache-dyndns2": "test_dyndns2_clients.ApacheDyndns2Test",
+    "ddclient-conf": ("test_dyndns2_clients.RealClientsThroughServeTest, "
+                      "test_dyndns2_clients.ApacheDyndns2Test"),
+    "inadyn-conf": "test_dyndns2_clients.RealClientsThroughServeTest",
 }
 
 

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import unittest
 
+from tests import dyndns2
 from tests import support
 from tests.deploy import (IS_ROOT, ORIGINAL_CLIENT, SQLITE_SIDE_FILES, WEB_GROUP, WEB_USER,
                           as_web_user, check_apache, check_web_account, free_port,
@@ -154,9 +155,8 @@ class SharedHostTest(unittest.TestCase):
         with open(config, "w") as config_file:  # the test speaks plain HTTP
             config_file.write(text.replace("[ipupdate]\n", "[ipupdate]\n"
                                            "dyndns2_allow_plain_http = yes\n", 1))
-        from tests import test_dyndns2
-        conf = test_dyndns2.ddclient_conf(port, password,
-                                          "/cgi-bin/ipupdate_server.py/nic/update")
+        conf = dyndns2.ddclient_conf(port, password,
+                                     "/cgi-bin/ipupdate_server.py/nic/update")
         conf = replace_values(conf, [("/checkip", "/cgi-bin/ipupdate_server.py/checkip")],
                               "recipe ddclient-conf")
         conf_path = os.path.join(self.directory, "ddclient.conf")
@@ -164,7 +164,7 @@ class SharedHostTest(unittest.TestCase):
             conf_file.write(conf)
         os.chmod(conf_path, 0o600)
         code, output, errors = run_program([
-            test_dyndns2.client_program("ddclient"), "-foreground", "-daemon=0", "-noquiet",
+            dyndns2.client_program("ddclient"), "-foreground", "-daemon=0", "-noquiet",
             "-file", conf_path, "-cache", os.path.join(self.directory, "ddclient.cache")],
             timeout=60)
         self.assertEqual(code, 0, output + errors)

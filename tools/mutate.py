@@ -34,9 +34,11 @@ SERVER, CLIENT, VIEWER = "ipupdate_server.py", "ipupdater.py", "getip_cgi.py"
 DYNDNS2 = "ipupdate_dyndns2.py"
 DEFAULT_TESTS = ("tests.test_security_path", "tests.test_server_handler",
                  "tests.test_server_config", "tests.test_server_command_line",
-                 "tests.test_dyndns2", "tests.test_signed_outcome", "tests.test_client_outcome",
-                 "tests.test_client_replies", "tests.test_viewer_access",
-                 "tests.test_forwarded_headers", "tests.test_names", "tests.test_vectors")
+                 "tests.test_dyndns2_protocol", "tests.test_dyndns2_config",
+                 "tests.test_dyndns2_clients", "tests.test_signed_outcome",
+                 "tests.test_client_outcome", "tests.test_client_replies",
+                 "tests.test_viewer_access", "tests.test_forwarded_headers",
+                 "tests.test_names", "tests.test_vectors")
 TIMEOUT_S = 900                  # per run of the tests; a hang counts as killed
 
 # (file, exact snippet, replacement, what a maintainer would have done)
