@@ -11,7 +11,7 @@ import unittest
 
 from tests import support
 from tests.support import KEY, now, update_body
-from tests.test_dyndns2 import ROUTER_PW, basic, config_body
+from tests.dyndns2 import ROUTER_PW, basic, config_body
 
 
 class Dyndns2CannotLockOutTheSignedClientTest(unittest.TestCase):

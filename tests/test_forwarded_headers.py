@@ -9,7 +9,7 @@ import unittest
 
 from tests import support
 from tests.support import HOME_KEY, now, rows, update_body
-from tests.test_dyndns2 import ROUTER_PW, basic, config_body
+from tests.dyndns2 import ROUTER_PW, basic, config_body
 
 NONCE = "0123456789abcdef0123456789abcdef"
 

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 from tests import support
-from tests.test_dyndns2 import ROUTER_PW, basic, config_body
+from tests.dyndns2 import ROUTER_PW, basic, config_body
 
 # Ceilings at today's sizes, so that nothing grows unnoticed. The targets
 # (server 900, viewer and client 450 each) are not met yet: docs/PERFORMANCE.md

@@ -12,7 +12,7 @@ code, and must be brought up to date with it.
     python3 tools/mutate.py                  # all mutants, the default tests
     python3 tools/mutate.py --jobs 2 -v      # two at a time; name the failing tests
     python3 tools/mutate.py --only 3,17      # these mutants only
-    python3 tools/mutate.py --tests tests.test_server tests.test_names
+    python3 tools/mutate.py --tests tests.test_server_handler tests.test_names
     python3 tools/mutate.py --list           # the table, and whether it is stale
 
 Exit status: 0 every mutant killed, 1 one survived or is stale, 2 usage.
@@ -32,10 +32,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER, CLIENT, VIEWER = "ipupdate_server.py", "ipupdater.py", "getip_cgi.py"
 DYNDNS2 = "ipupdate_dyndns2.py"
-DEFAULT_TESTS = ("tests.test_security_path", "tests.test_server", "tests.test_dyndns2",
-                 "tests.test_signed_outcome", "tests.test_client_outcome",
-                 "tests.test_client_replies", "tests.test_viewer_access",
-                 "tests.test_forwarded_headers", "tests.test_names", "tests.test_vectors")
+DEFAULT_TESTS = ("tests.test_security_path", "tests.test_server_handler",
+                 "tests.test_server_config", "tests.test_server_command_line",
+                 "tests.test_dyndns2_protocol", "tests.test_dyndns2_config",
+                 "tests.test_dyndns2_clients", "tests.test_signed_outcome",
+                 "tests.test_client_outcome", "tests.test_client_replies",
+                 "tests.test_viewer_access", "tests.test_forwarded_headers",
+                 "tests.test_names", "tests.test_vectors")
 TIMEOUT_S = 900                  # per run of the tests; a hang counts as killed
 
 # (file, exact snippet, replacement, what a maintainer would have done)

@@ -5,7 +5,6 @@ import os
 import shutil
 import sqlite3
 import stat
-import subprocess
 import tempfile
 import threading
 import unittest
@@ -367,65 +366,6 @@ class CgiTrustedProxyTest(ThroughCGI, unittest.TestCase):
         self.assertEqual(rows(self.database), [("198.51.100.20", "home", ts - 1, ts - 1)])
 
 
-class CgiConfigurationTest(unittest.TestCase):
-    """A missing or broken config: 500 to the peer, the reason in the error log."""
-
-    def setUp(self):
-        self.directory = tempfile.mkdtemp(prefix="ipupdate-test-")
-
-    def tearDown(self):
-        shutil.rmtree(self.directory)
-
-    def run_with(self, config_body):
-        path = os.path.join(self.directory, "ipupdate.conf")
-        if config_body is not None:
-            support.write_config(self.directory, body=config_body)
-        status, _, text, errors, code = support.run_cgi(
-            support.SERVER, path, "type=ip&ts=%d" % now())
-        self.assertEqual((code, status, text), (0, 500, "Error: server not configured"))
-        return errors
-
-    def test_missing_config(self):
-        errors = self.run_with(None)
-        self.assertIn("ipupdate: configuration error: cannot read config file", errors)
-        self.assertIn("No such file or directory", errors)
-
-    def test_short_secret_is_refused_at_start(self):
-        errors = self.run_with("[ipupdate]\nsecret = short-secret\n")
-        self.assertEqual(errors, "ipupdate: configuration error: secret shorter than 16 "
-                                 "characters (make one with 'ipupdate_server.py genkey', or "
-                                 "set allow_short_secrets = yes)\n")
-
-    def test_short_secret_allowed_when_asked(self):
-        support.write_config(self.directory,
-                             body="[ipupdate]\nsecret = short\nallow_short_secrets = yes\n")
-        status, _, text, _, _ = support.run_cgi(
-            support.SERVER, os.path.join(self.directory, "ipupdate.conf"),
-            "type=ip&ts=%d" % now())
-        self.assertEqual(status, 200)
-
-    def test_unparsable_line_is_reported_without_its_content(self):
-        errors = self.run_with("[ipupdate]\nsecret = %s\nthis line holds %s\n" % (KEY, KEY))
-        self.assertIn("line 3 in [ipupdate]: cannot parse it", errors)
-        self.assertNotIn(KEY, errors)
-
-    def test_unknown_setting_is_reported(self):
-        errors = self.run_with("[ipupdate]\nsecret = %s\nwindwo = 30\n" % KEY)
-        self.assertIn("line 3 in [ipupdate]: unknown setting 'windwo'", errors)
-
-    def test_database_in_missing_directory_is_a_configuration_error(self):
-        support.write_config(self.directory, body="[ipupdate]\nsecret = %s\ndatabase = "
-                                                  "nowhere/db.sqlite\n" % KEY)
-        status, _, text, errors, _ = support.run_cgi(
-            support.SERVER, os.path.join(self.directory, "ipupdate.conf"),
-            update_body("127.0.0.1", "", now(), KEY))
-        self.assertEqual((status, text), (500, "Error: server not configured"))
-        self.assertEqual(errors, "ipupdate: configuration error: the database's directory %s "
-                                 "does not exist: create it, writable by the user the scripts "
-                                 "run as, or correct 'database' in the config\n"
-                         % os.path.join(self.directory, "nowhere"))
-
-
 class ServeUpdateTest(IpReplyRules, UpdateRules, OriginalDatabase, ConcurrentIdenticalMessages,
                       ThroughServe, unittest.TestCase):
 
@@ -460,67 +400,6 @@ class ServeTrustedProxyTest(ThroughServe, unittest.TestCase):
                                      headers={"X-Forwarded-For": "198.51.100.20"}),
                          (200, "OK: New IP updated"))
         self.assertEqual(rows(self.database), [("198.51.100.20", "home", ts, ts)])
-
-
-class CommandLineTest(unittest.TestCase):
-
-    def run_server(self, *args):
-        return subprocess.run([support.PYTHON, support.SERVER] + list(args),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=support.clean_env(), timeout=30)
-
-    def test_genkey_prints_a_fresh_256_bit_key(self):
-        first, second = self.run_server("genkey"), self.run_server("genkey")
-        self.assertRegex(first.stdout.decode(), r"^[0-9a-f]{64}\n$")
-        self.assertNotEqual(first.stdout, second.stdout)
-
-    def test_help_names_the_commands(self):
-        done = self.run_server("--help")
-        self.assertEqual(done.returncode, 0)
-        for word in (b"serve", b"genkey", b"cgi-bin"):
-            self.assertIn(word, done.stdout)
-
-    def test_serve_with_broken_config_exits_2_with_the_reason(self):
-        done = self.run_server("serve", "--config", "/nonexistent/ipupdate.conf")
-        self.assertEqual(done.returncode, 2)
-        self.assertEqual(done.stderr.decode(), "ipupdate_server.py: cannot read config file "
-                                               "/nonexistent/ipupdate.conf: No such file or "
-                                               "directory\n")
-
-    def test_cgi_requests_import_nothing_beyond_hmac_and_sqlite3(self):
-        # Every import is paid on every CGI request (docs/PERFORMANCE.md): type=ip
-        # may import what `import hmac` does, an update what `import hmac, sqlite3`
-        # does, and nothing more (no ipaddress, re, configparser, http.server...).
-        # With -S: start-up hooks in site-packages import what they like.
-        directory = tempfile.mkdtemp(prefix="ipupdate-test-")
-        self.addCleanup(shutil.rmtree, directory)
-        config = support.write_config(directory)
-        verbose = {"PYTHONVERBOSE": "1"}
-
-        def imports_of(code):
-            return imported_modules(subprocess.run(
-                [support.PYTHON, "-S", "-c", code], stderr=subprocess.PIPE,
-                env=support.clean_env(**verbose)).stderr.decode())
-
-        floor = imports_of("pass")
-        requests = [
-            (b"type=ip&name=home&ts=%d&nonce=%s" % (now(), b"5a" * 16), "import os, sys, time, hmac"),
-            (update_body("127.0.0.1", "home", now(), HOME_KEY), "import os, sys, time, hmac, sqlite3"),
-        ]
-        for body, allowed in requests:
-            status, _, _, errors, _ = support.run_cgi(support.SERVER, config, body,
-                                                      extra_env=verbose, flags=["-S"])
-            self.assertEqual(status, 200)
-            ours = imported_modules(errors) - floor
-            self.assertEqual(ours - imports_of(allowed), set(), body)
-            self.assertIn("hmac", ours)
-        self.assertIn("sqlite3", ours)
-
-
-def imported_modules(verbose_log):
-    """Module names from the 'import NAME # ...' lines of python -v."""
-    return set(line.split()[1].strip("'") for line in verbose_log.splitlines()
-               if line.startswith("import "))
 
 
 if __name__ == "__main__":
