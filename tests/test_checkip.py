@@ -1,6 +1,6 @@
 """Our own checkip for routers, ddclient and inadyn (docs/DEPLOY.md): the
 answer of checkip.dyndns.org, the peer's address as the server sees it,
-through CGI and `serve`. (tests/test_dyndns2.py runs the real clients on it.)"""
+through CGI and `serve`. (tests/test_dyndns2_clients.py runs the real clients on it.)"""
 
 import shutil
 import tempfile

@@ -1,7 +1,7 @@
 """The database file itself: it is never reached through a symbolic link, and
 no file of it that group or others may read is left so. Through real CGI
 executions of both scripts and the command lines of `check` and the viewer.
-(tests/test_deploy.py does the same through a real Apache and nginx.)"""
+(tests/test_deploy_cgi.py does the same through a real Apache and nginx.)"""
 
 import os
 import shutil
