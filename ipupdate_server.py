@@ -496,8 +496,9 @@ class Config(object):
         return self.name_hooks.get(name.lower(), self.hook)
 
     def listed_names(self):
-        """The names the config names: in [names] or with a [name:NAME] section."""
-        return set(self.name_keys) | set(self.name_hooks)
+        """The names the config names: in [names], [dyndns2] or with a [name:NAME]
+        section."""
+        return set(self.name_keys) | set(self.name_hooks) | set(self.dyndns2)
 
 
 def program_path(directory, text):
@@ -678,7 +679,8 @@ def open_database(path, readonly=False):
         # A writer killed in mid-commit leaves a "hot" journal that a read-only
         # connection cannot roll back: while one exists, connect read-write.
         if readonly and path + "-journal" not in existing:
-            uri = "file:%s?mode=ro" % path.replace("?", "%3f").replace("#", "%23")
+            uri = "file:%s?mode=ro" % path.replace("%", "%25").replace("?", "%3f").replace(
+                "#", "%23")
             return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         if path not in existing:
             try:
@@ -1511,12 +1513,13 @@ def run_check(config_path, as_json, verbose, now):
                     "%s last heard %s UTC, %s ago, from %s" % (
                         family, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(
                             each["last_heard"])), format_span(each["silent_s"]),
-                        each["address"]) for family, each in quiet), entry["family"]))
+                        printable(each["address"])) for family, each in quiet),
+                    entry["family"]))
             elif verbose or entry["state"] != "ok":
                 print("%s %s: last heard %s UTC, %s ago, from %s" % (
                     entry["state"].upper(), name, time.strftime(
                         "%Y-%m-%d %H:%M:%S", time.gmtime(entry["last_heard"])),
-                    format_span(entry["silent_s"]), entry["address"]))
+                    format_span(entry["silent_s"]), printable(entry["address"])))
     return result["exit_code"]
 
 
@@ -1581,7 +1584,7 @@ Exit codes: 0 ok, 2 usage or configuration error; `check` has its own.
 """
 CHECK_HELP = """\
 Prints one line per name that went quiet, nothing when all is well (cron mails
-output only). Watched: every name listed in [names] or with a [name:NAME]
+output only). Watched: every name listed in [names], [dyndns2] or with a [name:NAME]
 section (NEVER HEARD until its first update), and every name in the database
 that a key can still sign (to retire a name: `forget NAME --yes`). A
 name is STALE when its newest update, in either family, is older than

@@ -150,7 +150,11 @@ def open_socket(settings, family):
         raise Failure(EXIT_NETWORK, "%s %s (%s)" % (what, host, error.strerror))
     error = OSError("no address to connect to")
     for address_family, kind, protocol, _, address in addresses:   # as create_connection()
-        sock = socket.socket(address_family, kind, protocol)
+        try:   # a family this host cannot open (IPv6 disabled): try the next address
+            sock = socket.socket(address_family, kind, protocol)
+        except OSError as failed:
+            error = failed
+            continue
         if address_family == socket.AF_INET6 and sys.platform.startswith("linux"):
             try:
                 sock.setsockopt(socket.IPPROTO_IPV6, IPV6_ADDR_PREFERENCES, IPV6_PREFER_SRC_PUBLIC)

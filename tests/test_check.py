@@ -275,3 +275,18 @@ class UnknownTest(CheckHarness, unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DyndnsNamesAreWatchedTest(CheckHarness, unittest.TestCase):
+    """A name only a router reports ([dyndns2], no key of the ipupdate protocol)
+    is watched like any other: a quiet router must not leave the monitor green."""
+
+    def test_a_dyndns2_name_is_never_heard_then_stale(self):
+        self.configure("[ipupdate]\ndatabase = ipupdate.sqlite\n\n[dyndns2]\n"
+                       "router.example.org = %s\n" % ("r" * 24))
+        self.assertEqual(self.check(), (1, "NEVER HEARD router.example.org: listed in the "
+                                           "config, no update stored yet\n", ""))
+        quiet = now() - STALE_AGE_S
+        self.store("router.example.org", "198.51.100.9", quiet)
+        self.assertEqual(self.check(), (1, "STALE router.example.org: last heard %s UTC, 3h05m "
+                                           "ago, from 198.51.100.9\n" % utc(quiet), ""))

@@ -98,6 +98,31 @@ class SourceAddressTest(support.RealServerCase):
         self.assertEqual(support.rows(self.database), [])
 
 
+class AFamilyThisHostCannotOpenTest(support.RealServerCase):
+    """A host with IPv6 disabled cannot even create an IPv6 socket: the next
+    address is tried, as socket.create_connection() does. (The kernel's refusal
+    is simulated: this machine can open both.)"""
+
+    def test_the_next_address_is_tried(self):
+        real_socket, real_getaddrinfo = socket.socket, socket.getaddrinfo
+        port = self.server.port
+
+        def no_ipv6(family=socket.AF_INET, *args):
+            if family == socket.AF_INET6:
+                raise OSError(97, "Address family not supported by protocol")
+            return real_socket(family, *args)
+        self.addCleanup(setattr, socket, "socket", real_socket)
+        self.addCleanup(setattr, socket, "getaddrinfo", real_getaddrinfo)
+        socket.socket = no_ipv6
+        socket.getaddrinfo = lambda *args: [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        settings = types.SimpleNamespace(host="localhost", port=port, tls=None, source=None)
+        sock = ipupdater.open_socket(settings, None)
+        self.addCleanup(sock.close)
+        self.assertEqual(sock.getpeername(), ("127.0.0.1", port))
+
+
 @unittest.skipUnless(support.ipv6_loopback_works(), "no IPv6 loopback here")
 class SourceAddressIPv6Test(support.RealServerCase):
     bind = "::1"

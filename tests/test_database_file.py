@@ -229,3 +229,20 @@ class AMissingDatabaseDirectoryIsAConfigErrorTest(Workspace, unittest.TestCase):
         self.assertEqual(self.run_command(support.SERVER, "check", "--config", self.config),
                          (3, "UNKNOWN: %s\n" % self.reason, ""))
         self.assertFalse(os.path.exists(os.path.join(self.directory, "dta")))
+
+
+class APercentInTheDatabasePathTest(Workspace, unittest.TestCase):
+    """The read-only connection names the file by URI: a '%' in its path is
+    the path's, not an escape (a directory named 'a%20b' is not 'a b')."""
+
+    def test_the_viewer_and_check_read_it(self):
+        directory = os.path.join(self.directory, "a%20b")
+        os.mkdir(directory)
+        self.config = support.write_config(self.directory, body=(
+            "[ipupdate]\nsecret = %s\ndatabase = a%%20b/ipupdate.sqlite\n\n[names]\nhome = %s\n"
+            % (KEY, HOME_KEY)))
+        self.assertEqual(self.update(now())[:2], (200, "OK: New IP updated"))
+        self.assertTrue(os.path.exists(os.path.join(directory, "ipupdate.sqlite")))
+        self.assertEqual(self.view()[:2], (200, "127.0.0.1\n"))
+        code, out, _ = self.run_command(support.SERVER, "check", "--config", self.config)
+        self.assertEqual((code, out), (0, ""))
