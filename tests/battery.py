@@ -158,17 +158,6 @@ class Reply(object):
 # Two ways to send a request: a CGI execution, or TCP to `serve`.
 # ---------------------------------------------------------------------------
 
-def parse_cgi_output(output):
-    head, _, payload = output.partition(b"\r\n\r\n")
-    headers = {}
-    for line in head.decode("latin-1").split("\r\n"):
-        if ":" in line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    status = int(headers.get("status", "200").split()[0]) if head else 0
-    return status, headers, payload.decode("utf-8", "replace")
-
-
 def cgi(workspace, body, remote_addr="127.0.0.1", method="POST", content_type=FORM,
         content_length=None, extra_env=None, argv=(), script=SERVER, query="",
         kill_after_s=None, timeout_s=30, umask=None):
@@ -205,7 +194,7 @@ def cgi(workspace, body, remote_addr="127.0.0.1", method="POST", content_type=FO
         output, errors = process.communicate()
         killed = True
     elapsed = time.monotonic() - started
-    status, headers, text = parse_cgi_output(output)
+    status, headers, text = support.parse_cgi_output(output)
     log = errors.decode("utf-8", "replace")
     workspace.witness(text, "a CGI reply")
     workspace.witness(log, "a CGI error log")

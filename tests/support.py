@@ -138,15 +138,21 @@ def run_cgi(script, config_path, body=b"", method="POST",
     env.update(extra_env or {})
     done = subprocess.run([python or PYTHON] + list(flags) + [script], input=body, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    head, _, payload = done.stdout.partition(b"\r\n\r\n")
+    status, headers, text = parse_cgi_output(done.stdout)
+    return status, headers, text, done.stderr.decode("utf-8", "replace"), done.returncode
+
+
+def parse_cgi_output(output):
+    """(status, headers dict, body text) of a CGI program's output (RFC 3875);
+    status 0 when it wrote no header."""
+    head, _, payload = output.partition(b"\r\n\r\n")
     headers = {}
     for line in head.decode("latin-1").split("\r\n"):
         if ":" in line:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
     status = int(headers.get("status", "200").split()[0]) if head else 0
-    return (status, headers, payload.decode("utf-8", "replace"),
-            done.stderr.decode("utf-8", "replace"), done.returncode)
+    return status, headers, payload.decode("utf-8", "replace")
 
 
 def rows(database, table="log_ipv4"):
